@@ -1,0 +1,83 @@
+"""Fetch weight files into a local cache, verified, never half-written."""
+import hashlib
+import logging
+import os
+import tempfile
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Optional
+
+from tqdm import tqdm
+
+from ..errors import CheckpointError
+
+_logger = logging.getLogger(__name__)
+_HASH_ALGORITHMS = ("sha256", "md5")
+
+
+def cache_dir() -> Path:
+    """`$MINDCV_HOME`, or ~/.cache/mindcv."""
+    return Path(os.environ.get("MINDCV_HOME", Path.home() / ".cache" / "mindcv"))
+
+
+def file_hash(path: Path, algorithm: str = "sha256") -> str:
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _parse_hash(expected: str) -> tuple:
+    algorithm, sep, hexdigest = expected.partition(":")
+    if not sep or algorithm not in _HASH_ALGORITHMS or not hexdigest:
+        raise ValueError(f"hash must look like 'sha256:<hex>' or 'md5:<hex>', got '{expected}'")
+    return algorithm, hexdigest.lower()
+
+
+def verify_hash(path: Path, expected: str) -> None:
+    """Raise unless the file's digest starts with the expected one (short prefixes allowed)."""
+    algorithm, hexdigest = _parse_hash(expected)
+    actual = file_hash(path, algorithm)
+    if not actual.startswith(hexdigest):
+        raise CheckpointError(f"{path}: {algorithm} is {actual}, expected {hexdigest}; the file is corrupt or not the published one")
+
+
+def download_cached(url: str, expected_hash: str = "", folder: Optional[Path] = None, progress: bool = True) -> Path:
+    """Return a local copy of `url` (http(s) or file://), downloading it once.
+
+    The file is written under a temporary name and renamed only after the hash
+    (when given) matches, so an interrupted download leaves nothing behind.
+    """
+    folder = Path(folder) if folder else cache_dir() / "checkpoints"
+    name = os.path.basename(urllib.parse.urlparse(url).path)
+    if not name:
+        raise CheckpointError(f"{url}: the url names no file")
+    target = folder / name
+    if target.is_file():
+        if expected_hash:
+            verify_hash(target, expected_hash)
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    _logger.info("downloading %s to %s", url, target)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=not progress) as bar:
+                for chunk in iter(lambda: response.read(1 << 20), b""):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+        if expected_hash:
+            verify_hash(tmp, expected_hash)
+        else:
+            _logger.warning("%s has no published hash; sha256 of the download is %s", name, file_hash(tmp))
+        os.replace(tmp, target)
+    except OSError as err:
+        raise CheckpointError(f"{url}: download failed ({err})") from err
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target

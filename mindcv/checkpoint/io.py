@@ -1,0 +1,62 @@
+"""Reading and writing checkpoint files, with clear errors and atomic writes."""
+import logging
+import os
+from pathlib import Path
+from typing import Dict, Optional, Union
+
+import mindspore as ms
+from mindspore import nn
+
+from ..errors import CheckpointError
+
+_logger = logging.getLogger(__name__)
+
+CHECKPOINT_SUFFIXES = (".ckpt", ".safetensors")
+PathLike = Union[str, os.PathLike]
+
+
+def checkpoint_format(path: PathLike) -> str:
+    """MindSpore's `format` argument for a file name: 'ckpt' or 'safetensors'."""
+    suffix = Path(path).suffix
+    if suffix not in CHECKPOINT_SUFFIXES:
+        raise CheckpointError(f"{path}: not a checkpoint file name (expected one of {', '.join(CHECKPOINT_SUFFIXES)})")
+    return suffix[1:]
+
+
+def load_checkpoint(path: PathLike) -> Dict[str, object]:
+    """All entries of a checkpoint: parameters and any values saved beside them."""
+    path = Path(path)
+    fmt = checkpoint_format(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: checkpoint file is empty")
+    try:
+        return ms.load_checkpoint(str(path), format=fmt)
+    except (ValueError, RuntimeError, OSError) as err:
+        raise CheckpointError(f"{path}: not a readable {fmt} checkpoint (truncated or another kind of file)") from err
+
+
+def save_checkpoint(
+    obj: Union[nn.Cell, list, dict], path: PathLike, append_dict: Optional[Dict[str, object]] = None
+) -> Path:
+    """Save atomically: the file appears complete under its name or not at all.
+
+    `obj` is what `mindspore.save_checkpoint` takes (a Cell, a list of parameters or
+    a name -> Parameter dict); `append_dict` holds extra ints, floats and strings.
+    """
+    path = Path(path)
+    fmt = checkpoint_format(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Same folder and suffix, so the rename cannot cross file systems and MindSpore keeps the name.
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        ms.save_checkpoint(obj, str(tmp), append_dict=append_dict, format=fmt)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _logger.debug("saved %s", path)
+    return path

@@ -1,0 +1,28 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+version: dict = {}
+exec((HERE / "mindcv" / "version.py").read_text(), version)  # single source of the version string
+
+
+def read_requirements(name: str) -> list:
+    lines = (HERE / name).read_text().splitlines()
+    return [line for line in lines if line and not line.startswith(("#", "-r"))]
+
+
+setup(
+    name="mindcv",
+    version=version["__version__"],
+    description="MobileNetV2 model zoo and training toolkit for MindSpore",
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["mindcv", "mindcv.*"]),
+    package_data={"mindcv": ["data/assets/*", "data/assets/**/*"]},
+    include_package_data=True,
+    python_requires=">=3.9",
+    install_requires=read_requirements("requirements.txt"),
+    extras_require={"test": ["pytest>=7.0", "onnx>=1.14", "onnxruntime>=1.16"]},
+    license="Apache-2.0",
+)
