@@ -29,7 +29,11 @@ def _split_ema(entries: Dict[str, object], ema: bool, source: str) -> Dict[str, 
 
 
 def _fit_first_conv(weight: np.ndarray, in_channels: int) -> np.ndarray:
-    """Adapt an RGB stem kernel to `in_channels` inputs, keeping the response to grey input."""
+    """Adapt an RGB stem kernel to `in_channels` inputs.
+
+    One channel gets the sum (a grey image then gives the RGB response); more
+    channels cycle through R, G, B scaled by 3 / in_channels, as timm does.
+    """
     if in_channels == 1:
         return weight.sum(axis=1, keepdims=True)
     repeats = -(-in_channels // weight.shape[1])
