@@ -1,0 +1,81 @@
+import contextlib
+import importlib.util
+import io
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from random_network import IMAGE_SHAPE, MODEL, NUM_CLASSES
+
+from mindcv import save_checkpoint
+from mindcv.deploy import check_exported, export_network
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_entry_point():
+    spec = importlib.util.spec_from_file_location("export_entry_point", ROOT / "export.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_cli(*argv: str):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = load_entry_point().main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def onnx_ops(path: Path) -> set:
+    return {node.op_type for node in onnx.load(str(path)).graph.node}
+
+
+def test_cli_exports_both_formats_folded_and_checked(tmp_path, network):
+    pytest.importorskip("onnxruntime")
+    save_checkpoint(network, tmp_path / "weights.ckpt")
+    code, out, _ = run_cli(
+        "--model", MODEL, "--ckpt_path", str(tmp_path / "weights.ckpt"), "--num_classes", str(NUM_CLASSES),
+        "--image_size", str(IMAGE_SHAPE[-1]), "--batch_size", "2", "--format", "both", "--output", str(tmp_path / "net"), "--check",
+    )
+    assert code == 0, out
+    # MINDIR checked at batch 1 and 3 (dynamic), ONNX at its static batch 2.
+    assert [line.split(":")[0].strip() for line in out.splitlines() if "max abs diff" in line] == ["batch 1", "batch 3", "batch 2"]
+    assert out.count(" ok") == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.mindir", "net.onnx", "weights.ckpt"]  # no temp files left
+
+    model = onnx.load(str(tmp_path / "net.onnx"))
+    assert model.opset_import[0].version == 11
+    assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [2, *IMAGE_SHAPE]
+    assert "BatchNormalization" not in onnx_ops(tmp_path / "net.onnx")
+    assert b"BatchNorm" not in (tmp_path / "net.mindir").read_bytes()
+
+    # The check compares with the network, not with itself: another network fails it.
+    for result in check_exported(network, tmp_path / "net.mindir", IMAGE_SHAPE, (3,)):
+        assert result.ok and result.max_abs_output > 1.0
+    network.classifier[1].bias.set_data(network.classifier[1].bias + 1e-3)
+    assert not any(r.ok for r in check_exported(network, tmp_path / "net.mindir", IMAGE_SHAPE, (1, 3)))
+
+
+def test_unfolded_export_keeps_batchnorm_and_agrees(tmp_path, network):
+    pytest.importorskip("onnxruntime")
+    path = export_network(network, tmp_path / "plain", "onnx", IMAGE_SHAPE, batch_size=1)
+    assert path == tmp_path / "plain.onnx"
+    assert "BatchNormalization" in onnx_ops(path)
+    (result,) = check_exported(network, path, IMAGE_SHAPE, (1,))
+    assert result.ok and result.max_abs_diff <= 1e-5 * result.max_abs_output
+
+
+def test_fold_bn_is_a_real_boolean_flag():
+    entry = load_entry_point()
+    assert entry.parse_args(["--model", MODEL]).fold_bn is True
+    assert entry.parse_args(["--model", MODEL, "--no-fold_bn"]).fold_bn is False
+    with pytest.raises(SystemExit):
+        entry.parse_args(["--model", MODEL, "--fold_bn", "False"])
+
+
+def test_cli_reports_a_missing_checkpoint(tmp_path):
+    code, _, err = run_cli("--model", MODEL, "--ckpt_path", str(tmp_path / "absent.ckpt"), "--output", str(tmp_path / "net"))
+    assert code == 2 and "absent.ckpt" in err
+    assert list(tmp_path.iterdir()) == []
