@@ -1,0 +1,101 @@
+"""Which training checkpoints to keep, and the state needed to resume from one."""
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Dict, List, Optional, Union
+
+from mindspore import nn
+
+from ..errors import CheckpointError
+from .io import load_checkpoint, save_checkpoint
+
+_logger = logging.getLogger(__name__)
+
+INDEX_FILE = "checkpoints.json"
+BEST_FILE = "best.ckpt"
+# Values a training checkpoint carries beside the parameters.
+STATE_KEYS = ("epoch_num", "step_num", "metric", "config")
+
+
+class CheckpointManager:
+    """Saves `{prefix}-{epoch}_{steps_per_epoch}.ckpt` files and prunes them.
+
+    `policy` 'latest_k' keeps the `keep_max` newest, 'top_k' the `keep_max` with the
+    best metric; the newest is always kept too, so a run can resume. The best so
+    far is copied to best.ckpt. The list survives restarts in checkpoints.json.
+    """
+
+    def __init__(self, save_dir: Union[str, os.PathLike], prefix: str, keep_max: int = 10, policy: str = "latest_k") -> None:
+        if policy not in ("latest_k", "top_k"):
+            raise ValueError(f"unknown checkpoint policy '{policy}'")
+        self.save_dir = Path(save_dir)
+        self.prefix = prefix
+        self.keep_max = keep_max
+        self.policy = policy
+        self.records: List[Dict] = self._read_index()
+
+    @property
+    def best(self) -> Optional[Dict]:
+        scored = [r for r in self.records if r["metric"] is not None]
+        return max(scored, key=lambda r: r["metric"]) if scored else None
+
+    @property
+    def latest(self) -> Optional[Path]:
+        return self.save_dir / self.records[-1]["file"] if self.records else None
+
+    def _read_index(self) -> List[Dict]:
+        index = self.save_dir / INDEX_FILE
+        if not index.is_file():
+            return []
+        records = json.loads(index.read_text())
+        return [r for r in records if (self.save_dir / r["file"]).is_file()]
+
+    def _write_index(self) -> None:
+        tmp = self.save_dir / f".{INDEX_FILE}.tmp"
+        tmp.write_text(json.dumps(self.records, indent=1))
+        os.replace(tmp, self.save_dir / INDEX_FILE)
+
+    def save(
+        self,
+        obj: Union[nn.Cell, list],
+        epoch: int,
+        steps_per_epoch: int,
+        metric: Optional[float] = None,
+        config: str = "",
+    ) -> Path:
+        """Write one checkpoint with its training state, then prune and update best.ckpt."""
+        name = f"{self.prefix}-{epoch}_{steps_per_epoch}.ckpt"
+        state = {"epoch_num": epoch, "step_num": epoch * steps_per_epoch, "metric": -1.0 if metric is None else metric, "config": config}
+        path = save_checkpoint(obj, self.save_dir / name, append_dict=state)
+        previous_best = self.best
+        self.records = [r for r in self.records if r["file"] != name] + [{"file": name, "epoch": epoch, "metric": metric}]
+        if metric is not None and (previous_best is None or metric > previous_best["metric"]):
+            tmp = self.save_dir / f".{BEST_FILE}.tmp"
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, self.save_dir / BEST_FILE)
+            _logger.info("new best %.4f at epoch %d: %s", metric, epoch, self.save_dir / BEST_FILE)
+        self._prune()
+        self._write_index()
+        return path
+
+    def _prune(self) -> None:
+        if self.policy == "top_k":
+            ranked = sorted(self.records, key=lambda r: -1e9 if r["metric"] is None else r["metric"], reverse=True)
+            keep = ranked[: self.keep_max]
+        else:
+            keep = self.records[-self.keep_max:]
+        keep_files = {r["file"] for r in keep} | {self.records[-1]["file"]}
+        for record in self.records:
+            if record["file"] not in keep_files:
+                (self.save_dir / record["file"]).unlink(missing_ok=True)
+        self.records = [r for r in self.records if r["file"] in keep_files]
+
+
+def read_train_state(path: Union[str, os.PathLike]) -> Dict[str, object]:
+    """Parameters and saved values of a training checkpoint, with its epoch checked."""
+    entries = load_checkpoint(path)
+    if "epoch_num" not in entries:
+        raise CheckpointError(f"{path}: holds no training state (epoch); it can initialise weights but not resume a run")
+    return entries

@@ -1,0 +1,75 @@
+"""Exact top-1 / top-5 / loss over a whole data set, summed over all processes."""
+import time
+from typing import Dict, Iterable, Optional
+
+import mindspore as ms
+import numpy as np
+from mindspore import nn, ops
+
+
+
+class _EvalStep(nn.Cell):
+    """Logits (float32) and per-sample losses for one batch, compiled once per shape."""
+
+    def __init__(self, network: nn.Cell) -> None:
+        super().__init__(auto_prefix=False)
+        self.network = network
+
+    def construct(self, images: ms.Tensor) -> ms.Tensor:
+        return self.network(images).astype(ms.float32)
+
+
+def _sum_over_processes(values: np.ndarray) -> np.ndarray:
+    if ms.get_auto_parallel_context("parallel_mode") == ms.ParallelMode.STAND_ALONE:
+        return values
+    return ops.AllReduce()(ms.Tensor(values)).asnumpy()
+
+
+def evaluate(
+    network: nn.Cell,
+    batches: Iterable,
+    num_classes: int,
+    progress: Optional[callable] = None,
+) -> Dict[str, float]:
+    """Top-1, top-5 and mean cross-entropy of `network` over every (images, labels) batch.
+
+    Counts are summed, not averaged per batch, so an incomplete last batch and
+    unequal shards weigh exactly as many samples as they hold. Returns also the
+    per-class correct counts and totals (for per-class accuracy).
+    """
+    step = _EvalStep(network)
+    network.set_train(False)
+    per_class = np.zeros((2, num_classes), np.float64)  # correct, seen
+    totals = np.zeros(3, np.float64)  # top-1 correct, top-5 correct, summed loss
+    start = time.perf_counter()
+    for images, labels in batches:
+        logits = step(images).asnumpy().astype(np.float64)
+        labels = labels.asnumpy().astype(np.int64)
+        ranked = np.argsort(-logits, axis=1)[:, :5]
+        hit1 = ranked[:, 0] == labels
+        totals[0] += hit1.sum()
+        totals[1] += (ranked == labels[:, None]).any(axis=1).sum()
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        totals[2] += -log_probs[np.arange(len(labels)), labels].sum()
+        np.add.at(per_class[0], labels, hit1)
+        np.add.at(per_class[1], labels, 1)
+        if progress:
+            progress(len(labels))
+    elapsed = time.perf_counter() - start
+    totals = _sum_over_processes(totals)
+    per_class = _sum_over_processes(per_class)
+    count = int(per_class[1].sum())
+    if count == 0:
+        raise ValueError("evaluation saw no samples")
+    return {
+        "top1": totals[0] / count,
+        "top5": totals[1] / count,
+        "loss": totals[2] / count,
+        "count": count,
+        "correct_top1": int(totals[0]),
+        "correct_top5": int(totals[1]),
+        "images_per_second": count / elapsed if elapsed > 0 else 0.0,
+        "per_class_correct": per_class[0].astype(int).tolist(),
+        "per_class_count": per_class[1].astype(int).tolist(),
+    }

@@ -1,0 +1,173 @@
+"""The epoch loop: train, validate, checkpoint, report; resumable at any epoch boundary."""
+import argparse
+import logging
+import math
+import shutil
+import time
+from pathlib import Path
+from typing import Dict, Optional
+
+import mindspore as ms
+import numpy as np
+import yaml
+
+from ..checkpoint.manager import CheckpointManager, read_train_state
+from ..config import config_to_dict, save_config
+from ..errors import CheckpointError, MindCVError
+from . import builders
+from .distributed import init_distributed
+from .evaluate import evaluate
+from .reporting import SummaryWriter, progress_bar, setup_logging
+from .train_step import NetWithLoss, TrainStep
+
+_logger = logging.getLogger(__name__)
+
+# Free space a run needs before it starts: a few checkpoints of the largest MobileNetV2 with optimizer state.
+MIN_FREE_BYTES = 200 * 2**20
+
+
+class TrainingDiverged(MindCVError):
+    """The loss became NaN or infinite and no loss scaler could skip the step."""
+
+
+def check_save_dir(path: Path) -> None:
+    """Fail at start, not after hours, when checkpoints could not be written."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write_test"
+        probe.write_bytes(b"0" * 4096)
+        probe.unlink()
+    except OSError as err:
+        raise MindCVError(f"ckpt_save_dir {path}: cannot write there ({err.strerror or err})") from None
+    free = shutil.disk_usage(path).free
+    if free < MIN_FREE_BYTES:
+        raise MindCVError(f"ckpt_save_dir {path}: only {free / 2**20:.0f} MiB free, need at least {MIN_FREE_BYTES / 2**20:.0f} MiB")
+
+
+class _EmaSwap:
+    """Evaluate with the EMA weights, then put the trained weights back."""
+
+    def __init__(self, step: TrainStep) -> None:
+        self.pairs = list(zip(step.weights, step.ema_weights)) if step.use_ema else []
+        self.saved = []
+
+    def __enter__(self) -> None:
+        self.saved = [w.data.copy() for w, _ in self.pairs]
+        for weight, ema in self.pairs:
+            weight.set_data(ema.data.copy())
+
+    def __exit__(self, *exc) -> None:
+        for (weight, _), value in zip(self.pairs, self.saved):
+            weight.set_data(value)
+
+
+def _resume(step: TrainStep, path: str) -> int:
+    """Load the whole training state into `step`; return the number of finished epochs."""
+    entries = read_train_state(path)
+    missing = [p.name for p in step.get_parameters() if p.name not in entries]
+    if missing:
+        raise CheckpointError(f"{path}: cannot resume this run: the checkpoint lacks {len(missing)} values (e.g. {missing[0]}); "
+                              "were model, optimizer, EMA or accumulation settings changed?")
+    params = {k: v for k, v in entries.items() if isinstance(v, ms.Parameter)}
+    ms.load_param_into_net(step, params, strict_load=True)
+    epoch = int(entries["epoch_num"].asnumpy())
+    _logger.info("resumed from %s after epoch %d (optimizer step %d)", path, epoch, int(step.optimizer.global_step.asnumpy()))
+    return epoch
+
+
+def train(args: argparse.Namespace) -> Dict[str, float]:
+    """Run the training described by `args` (see mindcv.config); return the final metrics."""
+    builders.setup_context(args)
+    rank, world = init_distributed(args.distribute)
+    save_dir = Path(args.ckpt_save_dir)
+    if rank == 0:
+        check_save_dir(save_dir)
+    setup_logging(save_dir, rank)
+    builders.seed_everything(args.seed)
+
+    train_data = builders.build_train_data(args, rank, world)
+    steps_per_epoch = train_data.steps_per_epoch
+    val_data = builders.build_eval_data(args, rank, world) if args.val_while_train else None
+    resuming = bool(args.ckpt_path) and args.resume_opt
+    network = builders.build_model(args, load_weights=not resuming)
+    loss_fn = builders.build_loss(args)
+    lrs = builders.build_lr_schedule(args, steps_per_epoch)
+    optimizer = builders.build_optimizer(args, network, lrs)
+    step = TrainStep(
+        NetWithLoss(network, loss_fn),
+        optimizer,
+        loss_scale=args.loss_scale,
+        dynamic_loss_scale=args.loss_scale_type == "dynamic",
+        drop_overflow_update=args.drop_overflow_update,
+        clip_norm=args.clip_value if args.clip_grad else 0.0,
+        accumulation_steps=args.gradient_accumulation_steps,
+        ema_decay=args.ema_decay if args.ema else 0.0,
+    )
+    start_epoch = _resume(step, args.ckpt_path) if resuming else 0
+    if start_epoch >= args.epoch_size:
+        raise MindCVError(f"{args.ckpt_path} already finished epoch {start_epoch} of epoch_size {args.epoch_size}: nothing to train")
+
+    manager = CheckpointManager(save_dir, args.model, args.keep_checkpoint_max, args.ckpt_save_policy)
+    summary = SummaryWriter(save_dir / "summary.csv") if rank == 0 else None
+    config_text = yaml.safe_dump(config_to_dict(args), sort_keys=False)
+    if rank == 0:
+        save_config(args, save_dir / "config.yaml")
+        summary.drop_epochs_from(start_epoch + 1)
+    _logger.info(
+        "training %s for %d epochs: %d steps of %d x %d images per epoch, on %d process(es)",
+        args.model, args.epoch_size, steps_per_epoch, args.batch_size, world, world,
+    )
+
+    last_metrics: Dict[str, float] = {}
+    for epoch in range(start_epoch, args.epoch_size):
+        network.set_train(True)
+        start = time.perf_counter()
+        losses = []
+        bar = progress_bar(steps_per_epoch, f"epoch {epoch + 1}/{args.epoch_size}", enabled=rank == 0)
+        for index, (images, labels) in enumerate(train_data.epoch_batches(epoch)):
+            loss, finite, scale = step(images, labels)
+            loss_value = float(loss.asnumpy())
+            if not math.isfinite(loss_value) and not step.check_overflow:
+                last = manager.latest
+                raise TrainingDiverged(
+                    f"loss is {loss_value} at epoch {epoch + 1}, step {index + 1}: training stopped; "
+                    f"last good checkpoint: {last or 'none yet'}. Lower lr, or use loss_scale_type dynamic with amp."
+                )
+            losses.append(loss_value)
+            bar.update(1)
+            if (index + 1) % args.log_interval == 0:
+                bar.set_postfix(loss=f"{np.mean(losses[-args.log_interval:]):.4f}")
+                _logger.info("epoch %d step %d/%d loss %.4f scale %g", epoch + 1, index + 1, steps_per_epoch, loss_value, float(scale.asnumpy()))
+        bar.close()
+        epoch_time = time.perf_counter() - start
+        finished = epoch + 1
+        row = {
+            "epoch": finished,
+            "lr": lrs[min(int(step.optimizer.global_step.asnumpy()), len(lrs)) - 1],
+            "train_loss": float(np.mean([v for v in losses if math.isfinite(v)] or [float("nan")])),
+            "epoch_time_s": epoch_time,
+            "images_per_second": len(losses) * args.batch_size * world / epoch_time,
+            "skipped_steps": int(step.skipped_steps.asnumpy()),
+        }
+        validate_now = val_data is not None and (finished % args.val_interval == 0 or finished == args.epoch_size)
+        if validate_now:
+            with _EmaSwap(step):
+                metrics = evaluate(network, val_data.batches(), args.num_classes)
+            row.update(val_top1=metrics["top1"], val_top5=metrics["top5"], val_loss=metrics["loss"])
+            last_metrics = metrics
+        _logger.info(
+            "epoch %d done in %.1f s: loss %.4f%s", finished, epoch_time, row["train_loss"],
+            f", val top-1 {row['val_top1']:.4f} top-5 {row['val_top5']:.4f}" if validate_now else "",
+        )
+        if rank == 0:
+            if finished % args.ckpt_save_interval == 0 or finished == args.epoch_size:
+                path = manager.save(step, finished, steps_per_epoch, row.get("val_top1"), config_text)
+                _logger.info("saved %s", path)
+            summary.write(row)
+
+    best = manager.best if rank == 0 else None
+    result = {"top1": last_metrics.get("top1"), "top5": last_metrics.get("top5")}
+    if best:
+        result.update(best_top1=best["metric"], best_epoch=best["epoch"], best_checkpoint=str(save_dir / "best.ckpt"))
+        _logger.info("best val top-1 %.4f at epoch %d (%s)", best["metric"], best["epoch"], save_dir / "best.ckpt")
+    return result

@@ -1,0 +1,26 @@
+"""Train a model.
+
+    python train.py -c configs/mobilenetv2/mobilenetv2_100_gpu.yaml --data_dir /path/to/imagenet
+    msrun --worker_num=8 --local_worker_num=8 train.py -c ... --distribute True
+    mpirun -n 8 python train.py -c ... --distribute True
+
+Resume: add `--ckpt_path CKPT_SAVE_DIR/<model>-<epoch>_<steps>.ckpt --resume_opt True`.
+"""
+import sys
+
+from mindcv.config import parse_args
+from mindcv.engine import train
+from mindcv.errors import exit_on_user_error
+
+
+@exit_on_user_error
+def main(argv=None) -> int:
+    args = parse_args(argv, description="Train an image classifier with mindcv")
+    result = train(args)
+    if result.get("best_top1") is not None:
+        print(f"best top-1 {result['best_top1']:.4f} at epoch {result['best_epoch']}: {result['best_checkpoint']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
