@@ -1,6 +1,9 @@
 """mindcv: MobileNetV2 model zoo and training toolkit for MindSpore."""
 from .checkpoint import download_cached, load_checkpoint, save_checkpoint
+from .data import create_dataset, create_loader, create_transforms
+from .deploy import check_exported, export_network, fold_batchnorm
 from .errors import CheckpointError, ConfigError, DataError, MindCVError
+from .loss import create_loss
 from .models import (
     count_macs,
     count_params,
@@ -12,6 +15,8 @@ from .models import (
     model_summary,
     register_model,
 )
+from .optim import create_optimizer
+from .scheduler import create_scheduler
 from .version import __version__
 
 __all__ = [
@@ -20,10 +25,19 @@ __all__ = [
     "ConfigError",
     "DataError",
     "MindCVError",
+    "check_exported",
     "count_macs",
     "count_params",
+    "create_dataset",
+    "create_loader",
+    "create_loss",
     "create_model",
+    "create_optimizer",
+    "create_scheduler",
+    "create_transforms",
     "download_cached",
+    "export_network",
+    "fold_batchnorm",
     "get_pretrained_cfg",
     "is_model",
     "list_models",
