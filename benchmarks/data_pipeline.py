@@ -1,0 +1,148 @@
+"""Images per second of the training data pipeline, next to a plain PIL + numpy pipeline.
+
+Both do the same work on the same JPEG files: decode, random resized crop to 224
+(area 0.08-1, aspect 3/4-4/3, bilinear), horizontal flip with probability 0.5,
+normalize with the ImageNet mean/std, HWC to CHW, batches of 64, with 2 workers
+(MindSpore: 2 pipeline threads; PIL: a pool of 2 processes). Ours decodes and
+crops in one op (RandomCropDecodeResize), which decodes only the crop of a JPEG.
+
+    python benchmarks/data_pipeline.py [--folder ROOT] [--epochs 3]
+
+Without --folder, 512 JPEGs of 500x375 are generated (deterministically) in a
+temporary ImageNet-layout folder. Results go to benchmarks/results/data_pipeline.csv.
+"""
+import argparse
+import csv
+import math
+import random
+import tempfile
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+import mindspore.dataset as ds
+import numpy as np
+from PIL import Image
+
+from mindcv.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from mindcv.data import create_dataset, create_loader, create_transforms
+from mindcv.data.folder import is_image_file
+
+RESULTS = Path(__file__).parent / "results" / "data_pipeline.csv"
+SIZE, BATCH, WORKERS = 224, 64, 2
+SCALE, RATIO = (0.08, 1.0), (3 / 4, 4 / 3)
+MEAN = np.array(IMAGENET_DEFAULT_MEAN, np.float32)
+STD = np.array(IMAGENET_DEFAULT_STD, np.float32)
+
+
+def make_jpegs(root: Path, count: int = 512, classes: int = 8, size=(500, 375)) -> None:
+    """Photo-like JPEGs: smooth random colour fields plus grain, about 40-60 kB each."""
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        coarse = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+        smooth = np.asarray(Image.fromarray(coarse).resize(size, Image.Resampling.BICUBIC), np.float32)
+        pixels = np.clip(smooth + rng.normal(0, 6, smooth.shape), 0, 255).astype(np.uint8)
+        folder = root / "train" / f"class_{i % classes}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(folder / f"{i:04d}.JPEG", quality=90)
+
+
+def crop_box(width: int, height: int, rng: random.Random) -> tuple:
+    """Random resized crop box (left, top, right, bottom), the usual 10 tries then a centre crop."""
+    area = width * height
+    for _ in range(10):
+        target = area * rng.uniform(*SCALE)
+        aspect = math.exp(rng.uniform(math.log(RATIO[0]), math.log(RATIO[1])))
+        w, h = round(math.sqrt(target * aspect)), round(math.sqrt(target / aspect))
+        if 0 < w <= width and 0 < h <= height:
+            left, top = rng.randint(0, width - w), rng.randint(0, height - h)
+            return left, top, left + w, top + h
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return left, top, left + side, top + side
+
+
+def pil_sample(path: Path) -> np.ndarray:
+    rng = random.Random()
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        image = image.resize((SIZE, SIZE), Image.Resampling.BILINEAR, box=crop_box(*image.size, rng))
+    if rng.random() < 0.5:
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return ((np.asarray(image, np.float32) - MEAN) / STD).transpose(2, 0, 1)
+
+
+def run_pil(files: list, epochs: int) -> float:
+    """Seconds for `epochs` passes; the pool starts before timing, as MindSpore's warm-up epoch does."""
+    with Pool(WORKERS) as pool:
+        pool.map(pil_sample, files[:WORKERS])
+        start = time.perf_counter()
+        for _ in range(epochs):
+            order = random.sample(files, len(files))
+            batch = []
+            for sample in pool.imap(pil_sample, order, chunksize=8):
+                batch.append(sample)
+                if len(batch) == BATCH:
+                    np.stack(batch)
+                    batch = []
+            if batch:
+                np.stack(batch)
+        return time.perf_counter() - start
+
+
+def run_mindspore(root: Path, epochs: int) -> float:
+    """Seconds for `epochs` passes after one untimed warm-up epoch."""
+    dataset = create_dataset("imagenet", root, "train", shuffle=True, num_parallel_workers=WORKERS)
+    transform = create_transforms("imagenet", image_resize=SIZE, is_training=True, scale=SCALE, ratio=RATIO, hflip=0.5)
+    loader = create_loader(dataset, BATCH, is_training=True, transform=transform, num_parallel_workers=WORKERS)
+    iterator = loader.create_tuple_iterator(output_numpy=True, num_epochs=epochs + 1)
+    for _ in iterator:  # each pass over the iterator is one epoch
+        pass
+    start = time.perf_counter()
+    for _ in range(epochs):
+        for _ in iterator:
+            pass
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--folder", type=Path, help="ImageNet-layout root with a train/ split (default: generate)")
+    parser.add_argument("--epochs", type=int, default=3, help="timed passes over the images")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    ds.config.set_seed(0)
+    with tempfile.TemporaryDirectory() as scratch:
+        root = args.folder
+        if root is None:
+            root = Path(scratch)
+            make_jpegs(root)
+        files = sorted(path for path in (root / "train").rglob("*") if is_image_file(path.name))
+        results = [
+            ("mindcv (RandomCropDecodeResize, C++ ops)", run_mindspore(root, args.epochs)),
+            ("PIL + numpy (multiprocessing pool)", run_pil(files, args.epochs)),
+        ]
+    rows = [
+        {
+            "pipeline": name,
+            "images": len(files),
+            "epochs": args.epochs,
+            "output": f"{BATCH}x3x{SIZE}x{SIZE}",
+            "workers": WORKERS,
+            "seconds": round(seconds, 3),
+            "images_per_s": round(len(files) * args.epochs / seconds, 1),
+        }
+        for name, seconds in results
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    for row in rows:
+        print(f"{row['pipeline']:<44} {row['images_per_s']:>8.1f} images/s")
+    print(f"speed-up {rows[0]['images_per_s'] / rows[1]['images_per_s']:.2f}x; written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Which rows each data-parallel rank reads.
+
+Training uses MindSpore's own sharding (`num_shards`/`shard_id`): shards are
+disjoint and equal in size, the last ones padded by repeating samples, so all
+ranks run the same number of steps (collective ops need that).
+
+Evaluation must see every sample exactly once, so with `exact_shards=True`
+rank r reads rows r, r + num_shards, r + 2 * num_shards, ... through a
+SubsetSampler: shards are disjoint, together complete, and differ in size by
+at most one row. The caller sums correct counts over ranks.
+
+Repeated augmentation (`num_aug_repeats` > 1) has its own sampler.
+"""
+import math
+from typing import Iterator, Optional
+
+import mindspore.dataset as ds
+import numpy as np
+
+from ..errors import ConfigError, DataError
+
+
+def check_shards(num_shards: Optional[int], shard_id: Optional[int]) -> None:
+    if num_shards is None and shard_id is None:
+        return
+    if num_shards is None or shard_id is None:
+        raise ConfigError(f"num_shards={num_shards}, shard_id={shard_id}: give both or neither")
+    if num_shards < 1 or not 0 <= shard_id < num_shards:
+        raise ConfigError(f"num_shards={num_shards}, shard_id={shard_id}: need 0 <= shard_id < num_shards")
+
+
+class RepeatAugSampler(ds.Sampler):
+    """Repeated augmentation (Hoffer et al. 2020; DeiT): each epoch draws a permutation,
+    repeats every index `num_repeats` times in a row and deals the result to the ranks
+    in turn, so the copies of one image land on different ranks (and get different
+    augmentations). Each rank still reads ceil(num_rows / num_shards) samples per epoch.
+    The permutation of epoch e is seeded with the dataset seed + e, the same on all ranks.
+    """
+
+    def __init__(self, num_rows: int, num_repeats: int, num_shards: int = 1, shard_id: int = 0, shuffle: bool = True):
+        self.num_rows = num_rows
+        self.num_repeats = num_repeats
+        self.num_shards = num_shards
+        self.shard_id = shard_id
+        self.shuffle = shuffle
+        self.per_shard = math.ceil(num_rows / num_shards)
+        self.seed = ds.config.get_seed()
+        self.epoch = 0
+        super().__init__()  # reads len(self)
+
+    def __iter__(self) -> Iterator[int]:
+        order = np.arange(self.num_rows)
+        if self.shuffle:
+            order = np.random.default_rng(self.seed + self.epoch).permutation(self.num_rows)
+        self.epoch += 1
+        repeated = np.repeat(order, self.num_repeats)
+        dealt = repeated[self.shard_id :: self.num_shards][: self.per_shard]
+        return iter(dealt.tolist())
+
+    def __len__(self) -> int:
+        return self.per_shard
+
+
+def sampling_kwargs(
+    num_rows: int,
+    shuffle: bool,
+    num_samples: Optional[int],
+    num_shards: Optional[int],
+    shard_id: Optional[int],
+    exact_shards: bool,
+    num_aug_repeats: int = 0,
+) -> dict:
+    """Keyword arguments choosing rows for a MindSpore source dataset of `num_rows` rows."""
+    check_shards(num_shards, shard_id)
+    if num_samples is not None and num_samples < 1:
+        raise ConfigError(f"num_samples={num_samples}: must be positive (or None for all)")
+    if num_aug_repeats > 1:
+        if num_samples is not None or exact_shards:
+            raise ConfigError(f"num_aug_repeats={num_aug_repeats} cannot be combined with num_samples or exact_shards")
+        return dict(sampler=RepeatAugSampler(num_rows, num_aug_repeats, num_shards or 1, shard_id or 0, shuffle))
+    if not exact_shards or num_shards is None:
+        return dict(shuffle=shuffle, num_samples=num_samples, num_shards=num_shards, shard_id=shard_id)
+    if num_rows < num_shards:
+        raise DataError(f"{num_rows} samples cannot fill {num_shards} shards")
+    indices = list(range(shard_id, num_rows, num_shards))
+    sampler = ds.SubsetRandomSampler(indices, num_samples) if shuffle else ds.SubsetSampler(indices, num_samples)
+    return dict(sampler=sampler)
