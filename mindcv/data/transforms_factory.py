@@ -113,6 +113,9 @@ def create_transforms(
     `re_scale`, aspect `re_ratio`, fill `re_value`: a number, per-channel values or
     'random'). Evaluation: decode, resize the shorter side to image_resize / crop_pct,
     centre crop `image_resize`, normalize, CHW. Output: float32 CHW.
+
+    With a dataset seed set, MindSpore 2.10 starts every random op on the same random
+    stream, so `hflip` and `vflip` both at 0.5 flip an image together or not at all.
     """
     kind = dataset_kind(dataset_name)
     size = _image_size(image_resize)
