@@ -24,13 +24,20 @@ def setup_context(args: argparse.Namespace) -> None:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed weights init, dropout, data order and augmentation (MindSpore, its data engine, numpy, random)."""
     ms.set_seed(seed)
+    ds.config.set_seed(seed)
     np.random.seed(seed)
     random.seed(seed)
 
 
-def build_model(args: argparse.Namespace, load_weights: bool = True, amp_level: str = "") -> nn.Cell:
-    """The network, with weights from `pretrained`/`ckpt_path` unless `load_weights` is false."""
+def build_model(
+    args: argparse.Namespace, load_weights: bool = True, amp_level: str = "", ema: bool = False, strict_head: bool = False
+) -> nn.Cell:
+    """The network, with weights from `pretrained`/`ckpt_path` unless `load_weights` is false.
+
+    `ema` loads the checkpoint's EMA copy; `strict_head` refuses a head of another size (evaluation).
+    """
     kwargs = {} if args.drop_rate is None else {"drop_rate": args.drop_rate}
     network = create_model(
         args.model,
@@ -38,6 +45,8 @@ def build_model(args: argparse.Namespace, load_weights: bool = True, amp_level: 
         in_channels=args.in_channels,
         pretrained=args.pretrained and load_weights,
         checkpoint_path=args.ckpt_path if load_weights else "",
+        ema=ema,
+        strict_head=strict_head,
         **kwargs,
     )
     amp_level = amp_level or args.amp_level
@@ -108,10 +117,11 @@ def _transforms(args: argparse.Namespace, is_training: bool) -> list:
 
 @dataclass
 class TrainData:
-    """The training split of one process; a fresh, seeded pipeline per epoch.
+    """The training split of one process; a fresh pipeline per epoch.
 
-    Seeding each epoch's shuffle and augmentation with (seed, epoch) makes the
-    data order of epoch N the same whether or not the run was resumed before it.
+    The trainer reseeds everything with seed + epoch before each epoch, so epoch N
+    sees the same data order, augmentation and dropout whether or not the run was
+    resumed before it.
     """
 
     args: argparse.Namespace
@@ -121,7 +131,6 @@ class TrainData:
     steps_per_epoch: int
 
     def epoch_batches(self, epoch: int) -> Iterator:
-        ds.config.set_seed(self.args.seed + epoch)
         loader = _train_loader(self.args, self.rank, self.world)
         return _naming_bad_images(loader.create_tuple_iterator(num_epochs=1))
 

@@ -22,7 +22,9 @@ class _EvalStep(nn.Cell):
 def _sum_over_processes(values: np.ndarray) -> np.ndarray:
     if ms.get_auto_parallel_context("parallel_mode") == ms.ParallelMode.STAND_ALONE:
         return values
-    return ops.AllReduce()(ms.Tensor(values)).asnumpy()
+    # The CPU AllReduce takes only float16/32; float32 sums of counts stay exact below 2**24 samples.
+    summed = ops.AllReduce()(ms.Tensor(values, ms.float32)).asnumpy()
+    return np.rint(summed).astype(values.dtype) if np.issubdtype(values.dtype, np.integer) else summed.astype(values.dtype)
 
 
 def evaluate(
@@ -30,46 +32,57 @@ def evaluate(
     batches: Iterable,
     num_classes: int,
     progress: Optional[callable] = None,
+    confusion: bool = False,
 ) -> Dict[str, float]:
     """Top-1, top-5 and mean cross-entropy of `network` over every (images, labels) batch.
 
     Counts are summed, not averaged per batch, so an incomplete last batch and
     unequal shards weigh exactly as many samples as they hold. Returns also the
-    per-class correct counts and totals (for per-class accuracy).
+    per-class correct counts and totals (for per-class accuracy), and with
+    `confusion` the confusion matrix (rows: true class, columns: top-1 prediction).
     """
     step = _EvalStep(network)
     network.set_train(False)
-    per_class = np.zeros((2, num_classes), np.float64)  # correct, seen
-    totals = np.zeros(3, np.float64)  # top-1 correct, top-5 correct, summed loss
+    per_class = np.zeros((2, num_classes), np.int64)  # correct, seen
+    matrix = np.zeros((num_classes, num_classes) if confusion else (0, 0), np.int64)
+    hits = np.zeros(2, np.int64)  # top-1 correct, top-5 correct
+    loss_sum = np.zeros(1, np.float64)
     start = time.perf_counter()
     for images, labels in batches:
         logits = step(images).asnumpy().astype(np.float64)
         labels = labels.asnumpy().astype(np.int64)
         ranked = np.argsort(-logits, axis=1)[:, :5]
         hit1 = ranked[:, 0] == labels
-        totals[0] += hit1.sum()
-        totals[1] += (ranked == labels[:, None]).any(axis=1).sum()
+        hits += [hit1.sum(), (ranked == labels[:, None]).any(axis=1).sum()]
         shifted = logits - logits.max(axis=1, keepdims=True)
         log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        totals[2] += -log_probs[np.arange(len(labels)), labels].sum()
+        loss_sum -= log_probs[np.arange(len(labels)), labels].sum()
         np.add.at(per_class[0], labels, hit1)
         np.add.at(per_class[1], labels, 1)
+        if confusion:
+            np.add.at(matrix, (labels, ranked[:, 0]), 1)
         if progress:
             progress(len(labels))
     elapsed = time.perf_counter() - start
-    totals = _sum_over_processes(totals)
+    hits = _sum_over_processes(hits)
+    loss_sum = _sum_over_processes(loss_sum)
     per_class = _sum_over_processes(per_class)
+    if confusion:
+        matrix = _sum_over_processes(matrix)
     count = int(per_class[1].sum())
     if count == 0:
         raise ValueError("evaluation saw no samples")
-    return {
-        "top1": totals[0] / count,
-        "top5": totals[1] / count,
-        "loss": totals[2] / count,
+    metrics = {
+        "top1": int(hits[0]) / count,
+        "top5": int(hits[1]) / count,
+        "loss": float(loss_sum[0]) / count,
         "count": count,
-        "correct_top1": int(totals[0]),
-        "correct_top5": int(totals[1]),
+        "correct_top1": int(hits[0]),
+        "correct_top5": int(hits[1]),
         "images_per_second": count / elapsed if elapsed > 0 else 0.0,
-        "per_class_correct": per_class[0].astype(int).tolist(),
-        "per_class_count": per_class[1].astype(int).tolist(),
+        "per_class_correct": per_class[0].tolist(),
+        "per_class_count": per_class[1].tolist(),
     }
+    if confusion:
+        metrics["confusion_matrix"] = matrix.tolist()
+    return metrics

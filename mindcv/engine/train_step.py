@@ -118,7 +118,9 @@ class TrainStep(nn.Cell):
         if self.reducer is not None:
             grads = self.reducer(grads)
         grads = tuple(g / scale.astype(g.dtype) for g in grads)
-        finite = ops.logical_and(ops.isfinite(loss), ops.stack([ops.isfinite(g).all() for g in grads]).all())
+        finite = ops.isfinite(loss)
+        if self.check_overflow:
+            finite = ops.logical_and(finite, ops.stack([ops.isfinite(g).all() for g in grads]).all())
         if self.dynamic_loss_scale:
             loss = ops.depend(loss, self._update_loss_scale(finite))
         if self.accumulation_steps > 1:

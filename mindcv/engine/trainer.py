@@ -64,12 +64,14 @@ class _EmaSwap:
 def _resume(step: TrainStep, path: str) -> int:
     """Load the whole training state into `step`; return the number of finished epochs."""
     entries = read_train_state(path)
-    missing = [p.name for p in step.get_parameters() if p.name not in entries]
+    # The LR table is rebuilt from the config (a resumed run may extend epoch_size); global_step indexes it.
+    entries.pop("learning_rate", None)
+    missing = [p.name for p in step.get_parameters() if p.name not in entries and p.name != "learning_rate"]
     if missing:
         raise CheckpointError(f"{path}: cannot resume this run: the checkpoint lacks {len(missing)} values (e.g. {missing[0]}); "
                               "were model, optimizer, EMA or accumulation settings changed?")
     params = {k: v for k, v in entries.items() if isinstance(v, ms.Parameter)}
-    ms.load_param_into_net(step, params, strict_load=True)
+    ms.load_param_into_net(step, params)
     epoch = int(entries["epoch_num"].asnumpy())
     _logger.info("resumed from %s after epoch %d (optimizer step %d)", path, epoch, int(step.optimizer.global_step.asnumpy()))
     return epoch
@@ -121,6 +123,7 @@ def train(args: argparse.Namespace) -> Dict[str, float]:
     last_metrics: Dict[str, float] = {}
     for epoch in range(start_epoch, args.epoch_size):
         network.set_train(True)
+        builders.seed_everything(args.seed + epoch)
         start = time.perf_counter()
         losses = []
         bar = progress_bar(steps_per_epoch, f"epoch {epoch + 1}/{args.epoch_size}", enabled=rank == 0)

@@ -1,7 +1,7 @@
 """Small building blocks shared by the model files."""
 from typing import List, Optional
 
-from mindspore import nn
+from mindspore import Tensor, nn, ops
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: Optional[int] = None) -> int:
@@ -42,3 +42,24 @@ def conv_norm_act(
     if activation:
         cells.append(nn.ReLU6())
     return cells
+
+
+class Dropout(nn.Cell):
+    """Inverted dropout with probability `p`, reproducible from `mindspore.set_seed`.
+
+    MindSpore 2.10's dropout kernel draws its mask in racing CPU threads, so two runs
+    with one seed differ and a resumed run cannot repeat an uninterrupted one; a mask
+    from `rand_like` repeats exactly.
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p = p
+
+    def construct(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = ops.rand_like(x) >= self.p
+        return x * keep.astype(x.dtype) / (1 - self.p)

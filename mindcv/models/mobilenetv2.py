@@ -8,7 +8,7 @@ from typing import Optional
 from mindspore import Tensor, nn
 from mindspore.common.initializer import Normal, One, Zero, initializer
 
-from .layers import conv_norm_act, make_divisible
+from .layers import Dropout, conv_norm_act, make_divisible
 from .registry import PretrainedCfg, register_model
 
 # (expansion t, output channels c, repeats n, stride s of the first block): the paper's Table 2.
@@ -101,7 +101,7 @@ class MobileNetV2(nn.Cell):
         if isinstance(head, nn.Dense):
             head.weight.set_data(initializer(Normal(0.01), head.weight.shape, head.weight.dtype))
             head.bias.set_data(initializer(Zero(), head.bias.shape, head.bias.dtype))
-        self.classifier = nn.SequentialCell([nn.Dropout(p=self.drop_rate), head])
+        self.classifier = nn.SequentialCell([Dropout(p=self.drop_rate), head])
         # A replaced cell keeps its old parameter prefix unless names are refreshed.
         self.classifier.update_parameters_name("classifier.")
 
