@@ -47,13 +47,15 @@ def adapt_weights(
     classifier: str = "",
     ema: bool = False,
     source: str = "checkpoint",
+    strict_head: bool = False,
 ) -> Dict[str, Parameter]:
     """Return the checkpoint's parameters reshaped to fit `network`.
 
     Keys the network lacks (optimizer moments, step counters, the config) are
-    ignored. A head of another size is dropped (fine-tuning), a 1001-class head
-    loses its background class, and the stem kernel is adapted to the network's
-    input channels. Anything else that does not fit raises a CheckpointError.
+    ignored. A head of another size is dropped (fine-tuning) unless `strict_head`
+    (evaluation: a fresh head would be meaningless), a 1001-class head loses its
+    background class, and the stem kernel is adapted to the network's input
+    channels. Anything else that does not fit raises a CheckpointError.
     """
     wanted = network.parameters_dict()
     entries = _split_ema(entries, ema, source)
@@ -68,6 +70,11 @@ def adapt_weights(
             if value.shape[0] == 1001 and shape[0] == 1000 and value.shape[1:] == shape[1:]:
                 value = value[1:]
                 _logger.info("%s: %s has 1001 classes; dropped the background class", source, name)
+            elif strict_head:
+                raise CheckpointError(
+                    f"{source}: its classifier has {value.shape[0]} classes but the network has {shape[0]} "
+                    f"(num_classes mismatch without fine-tuning intent); set num_classes to {value.shape[0]}"
+                )
             else:
                 _logger.info("%s: %s has shape %s, the network %s; left it freshly initialised", source, name, value.shape, shape)
                 continue
@@ -78,7 +85,8 @@ def adapt_weights(
             mismatched.append(f"{name} {value.shape} vs {shape}")
             continue
         params[name] = Parameter(ms.Tensor(value, dtype=target.dtype), name=name)
-    missing = [n for n in wanted if n not in params and not (classifier and n.startswith(classifier + "."))]
+    head_optional = classifier and not strict_head
+    missing = [n for n in wanted if n not in params and not (head_optional and n.startswith(classifier + "."))]
     if mismatched or missing:
         detail = []
         if mismatched:
@@ -96,8 +104,9 @@ def load_weights(
     classifier: str = "",
     ema: bool = False,
     source: str = "checkpoint",
+    strict_head: bool = False,
 ) -> List[str]:
     """Adapt `entries` with `adapt_weights`, load them into `network`; return the names left as they were."""
-    params = adapt_weights(network, entries, first_conv, classifier, ema, source)
+    params = adapt_weights(network, entries, first_conv, classifier, ema, source, strict_head)
     not_loaded, _ = ms.load_param_into_net(network, params)
     return not_loaded

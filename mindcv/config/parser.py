@@ -3,7 +3,7 @@ import argparse
 import difflib
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -70,6 +70,11 @@ def _typed(option: Option, value: Any, source: str) -> Any:
         return _number(option, value, source, kind == "int")
     if kind in ("ints", "floats"):
         return _numbers(option, value, source, kind == "ints")
+    if kind == "strs":
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, (list, tuple)) or not values or not all(isinstance(v, str) for v in values):
+            raise _fail(option, source, f"expected one or more strings, got {value!r}")
+        return list(values)
     if kind == "number_or_floats":
         if isinstance(value, (list, tuple)):
             return _numbers(option, value, source, False) if len(value) > 1 else _number(option, value[0], source, False)
@@ -102,12 +107,22 @@ def _checked(option: Option, value: Any, source: str) -> Any:
     return value
 
 
-def _unknown_key(key: str, source: str) -> ConfigError:
-    return ConfigError(f"unknown config key '{key}' ({source}){_nearest(key, SCHEMA)}")
+def _unknown_key(key: str, source: str, schema: Dict[str, Option]) -> ConfigError:
+    return ConfigError(f"unknown config key '{key}' ({source}){_nearest(key, schema)}")
 
 
-def load_yaml(path: str) -> Dict[str, Any]:
-    """Checked values of a flat YAML config (MindCV's layout)."""
+def _options(extra_options: Sequence[Option]) -> Tuple[Tuple[Option, ...], Dict[str, Option]]:
+    """The schema's options plus an entry point's own (e.g. validate.py's results_file)."""
+    clashes = [option.name for option in extra_options if option.name in SCHEMA or option.name == "config"]
+    if clashes:
+        raise ValueError(f"extra options {', '.join(clashes)} clash with config keys")
+    options = OPTIONS + tuple(extra_options)
+    return options, {option.name: option for option in options}
+
+
+def load_yaml(path: str, extra_options: Sequence[Option] = ()) -> Dict[str, Any]:
+    """Checked values of a flat YAML config (MindCV's layout); `extra_options` are accepted too."""
+    _, schema = _options(extra_options)
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"{path}: config file not found")
@@ -126,47 +141,55 @@ def load_yaml(path: str) -> Dict[str, Any]:
             new_key, mapping = LEGACY_KEYS[key]
             _logger.warning("%s: '%s' is an old MindCV key; reading it as '%s'", path, key, new_key)
             key, value = new_key, mapping.get(value, value)
-        if key not in SCHEMA:
-            raise _unknown_key(key, source)
-        value = LEGACY_VALUES.get(key, {}).get(value, value)
-        values[key] = _checked(SCHEMA[key], value, source)
+        if key not in schema:
+            raise _unknown_key(key, source, schema)
+        if isinstance(value, str):
+            value = LEGACY_VALUES.get(key, {}).get(value, value)
+        values[key] = _checked(schema[key], value, source)
     return values
 
 
-def create_parser(description: str = "mindcv") -> argparse.ArgumentParser:
-    """A parser with one option per schema key; unset options stay absent (so YAML values win)."""
+def create_parser(description: str = "mindcv", extra_options: Sequence[Option] = ()) -> argparse.ArgumentParser:
+    """A parser with one option per schema key (and per extra option); unset options stay absent (so YAML values win)."""
     parser = argparse.ArgumentParser(description=description, argument_default=argparse.SUPPRESS, allow_abbrev=False)
     parser.add_argument("-c", "--config", default="", help="YAML file of settings (the command line overrides it)")
     groups: Dict[str, argparse._ArgumentGroup] = {}
-    for option in OPTIONS:
+    for option in _options(extra_options)[0]:
         group = groups.setdefault(option.group, parser.add_argument_group(option.group))
         kwargs: Dict[str, Any] = {"help": f"{option.help} (default: {option.default})", "metavar": option.kind.upper()}
         if option.kind == "bool":
             kwargs.update(nargs="?", const="true", metavar="BOOL")
-        elif option.kind in ("ints", "floats", "number_or_floats"):
+        elif option.kind in ("ints", "floats", "number_or_floats", "strs"):
             kwargs.update(nargs="+")
         group.add_argument(f"--{option.name}", **kwargs)
     return parser
 
 
+def parse_args(
+    argv: Optional[Sequence[str]] = None, description: str = "mindcv", extra_options: Sequence[Option] = ()
+) -> argparse.Namespace:
+    """Settings for a run: schema defaults, overridden by `-c FILE`, overridden by the command line.
 
-def parse_args(argv: Optional[Sequence[str]] = None, description: str = "mindcv") -> argparse.Namespace:
-    """Settings for a run: schema defaults, overridden by `-c FILE`, overridden by the command line."""
-    parser = create_parser(description)
+    `extra_options` are an entry point's own options, typed and checked like config keys.
+    `explicit_keys` in the result lists the keys the YAML file or the command line set.
+    """
+    options, schema = _options(extra_options)
+    parser = create_parser(description, extra_options)
     namespace, extras = parser.parse_known_args(argv)
     if extras:
         flag = next((e for e in extras if e.startswith("-")), extras[0])
-        raise _unknown_key(flag.lstrip("-").split("=")[0], "on the command line")
+        raise _unknown_key(flag.lstrip("-").split("=")[0], "on the command line", schema)
     given = vars(namespace)
     config_path = given.pop("config", "")
-    values = {option.name: option.default for option in OPTIONS}
-    if config_path:
-        values.update(load_yaml(config_path))
+    values = {option.name: option.default for option in options}
+    from_yaml = load_yaml(config_path, extra_options) if config_path else {}
+    values.update(from_yaml)
     for key, value in given.items():
-        if isinstance(value, list) and SCHEMA[key].kind == "str_or_number":
+        if isinstance(value, list) and schema[key].kind == "str_or_number":
             value = value[0]
-        values[key] = _checked(SCHEMA[key], value, "on the command line")
+        values[key] = _checked(schema[key], value, "on the command line")
     values["config"] = config_path
+    values["explicit_keys"] = frozenset(from_yaml) | frozenset(given)
     return argparse.Namespace(**values)
 
 

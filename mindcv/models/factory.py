@@ -19,6 +19,8 @@ def create_model(
     in_channels: int = 3,
     checkpoint_path: Union[str, Path] = "",
     ema: bool = False,
+    *,
+    strict_head: bool = False,
     **kwargs,
 ) -> nn.Cell:
     """Build `model_name` (see `list_models()`), as MindCV's create_model does.
@@ -26,7 +28,8 @@ def create_model(
     Weights come from `checkpoint_path` (a .ckpt or .safetensors file) when given,
     else with `pretrained=True` from the model's published weights (downloaded
     once into `$MINDCV_HOME`). A head of another size is left freshly initialised,
-    so `num_classes=10` with weights fine-tunes; `ema=True` loads the EMA copy.
+    so `num_classes=10` with weights fine-tunes; with `strict_head=True` (evaluation,
+    inference) it is a CheckpointError instead. `ema=True` loads the EMA copy.
     Other keyword arguments go to the network (`drop_rate`, ...).
     """
     entrypoint = model_entrypoint(model_name)
@@ -41,6 +44,7 @@ def create_model(
         source = str(download_cached(cfg.url, cfg.hash))
     else:
         return network
-    left = load_weights(network, load_checkpoint(source), cfg.first_conv, cfg.classifier, ema=ema, source=source)
+    entries = load_checkpoint(source)
+    left = load_weights(network, entries, cfg.first_conv, cfg.classifier, ema=ema, source=source, strict_head=strict_head)
     _logger.info("loaded %s into %s%s", source, model_name, f" (kept initial values of {', '.join(left)})" if left else "")
     return network

@@ -78,16 +78,22 @@ def _calibrate_batchnorm(cells, x: ms.Tensor) -> ms.Tensor:
     return x
 
 
-def make_checkpoint(path: Path, num_classes: int, seed: int = 0, ema_shift: int = 0) -> Path:
-    """A checkpoint of MODEL with informative predictions; with `ema_shift`, an `ema.` copy whose
-    classifier rows are rolled by that many classes (so the EMA weights predict differently)."""
+def make_checkpoint(path: Path, num_classes: int, files: Sequence[Path], seed: int = 0, ema_shift: int = 0) -> Path:
+    """A checkpoint of MODEL whose predictions on `files` differ from image to image.
+
+    BN statistics are calibrated on the images and the random head is centred on their
+    mean feature, so no class wins everything. With `ema_shift`, an `ema.` copy whose
+    classifier rows are rolled by that many classes (the EMA weights predict differently).
+    """
     ms.set_seed(seed)
     network = create_model(MODEL, num_classes=num_classes)
     network.set_train(False)
-    rng = np.random.default_rng(seed)
-    _calibrate_batchnorm(network.features, ms.Tensor(rng.normal(0, 1, (16, 3, IMAGE_SIZE, IMAGE_SIZE)).astype(np.float32)))
-    weight = network.classifier[1].weight
-    weight.set_data(ms.Tensor(rng.normal(0, 0.1, weight.shape).astype(np.float32)))
+    images = ms.Tensor(preprocess(files))
+    features = _calibrate_batchnorm(network.features, images).asnumpy().mean(axis=(2, 3))
+    weight, bias = network.classifier[1].weight, network.classifier[1].bias
+    head = np.random.default_rng(seed).normal(0, 0.1, weight.shape)
+    weight.set_data(ms.Tensor(head.astype(np.float32)))
+    bias.set_data(ms.Tensor((-head @ features.mean(axis=0)).astype(np.float32)))
     entries = [{"name": p.name, "data": p.data} for p in network.get_parameters()]
     if ema_shift:
         for p in network.trainable_params():

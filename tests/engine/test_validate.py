@@ -37,7 +37,7 @@ def setup(tmp_path_factory):
     written = write_folder(root / "data")
     files = [file for file, _ in written]
     labels = np.array([CLASSES.index(name) for _, name in written])
-    checkpoint = make_checkpoint(root / "net3.ckpt", num_classes=3, ema_shift=1)
+    checkpoint = make_checkpoint(root / "net3.ckpt", 3, files, seed=2, ema_shift=1)
     logits = reference_logits(checkpoint, 3, files)
     return {"root": root, "data": root / "data", "ckpt": checkpoint, "files": files, "labels": labels, "logits": logits}
 
@@ -64,9 +64,11 @@ def expected_counts(logits: np.ndarray, labels: np.ndarray, num_classes: int) ->
     }
 
 
-def test_the_network_predicts_more_than_one_class(setup):
-    # guards the tests below: a network with one answer for everything would test little
-    assert len(set(setup["logits"].argmax(axis=1))) > 1
+def test_the_reference_predictions_are_informative(setup):
+    # guards the tests below: a network with one answer for everything, or always right or wrong, would test little
+    predicted = setup["logits"].argmax(axis=1)
+    assert len(set(predicted)) > 1
+    assert 0 < (predicted == setup["labels"]).sum() < len(predicted)
 
 
 def test_counts_are_exact_with_any_batch_size(setup, tmp_path):
@@ -82,7 +84,7 @@ def test_counts_are_exact_with_any_batch_size(setup, tmp_path):
             expected["count"], expected["correct_top1"], expected["correct_top5"]
         )
         assert result["top1"] == expected["correct_top1"] / 7
-        assert result["loss"] == pytest.approx(expected["loss"], rel=1e-4)
+        assert result["loss"] == pytest.approx(expected["loss"], rel=1e-3)
     varying = {"date", "batch_size", "images_per_second", "loss"}
     assert {k: v for k, v in results[0].items() if k not in varying} == {k: v for k, v in results[1].items() if k not in varying}
     assert set(RESULT_FIELDS) == set(results[0])
@@ -187,24 +189,25 @@ def test_ema_weights(setup, tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["ema"] is True
     assert result["correct_top1"] == expected_counts(ema_logits, setup["labels"], 3)["correct_top1"]
-    plain = make_checkpoint(tmp_path / "plain.ckpt", num_classes=3)
+    plain = make_checkpoint(tmp_path / "plain.ckpt", 3, setup["files"])
     assert main(validate_argv(setup["data"], plain, "--ema", "True")) == 2
     assert "no EMA weights" in capsys.readouterr().err
 
 
 def test_class_map_keeps_the_model_indices(setup, tmp_path):
     class_map = tmp_path / "classes.txt"
-    order = ["zebra", "ant", "yak", "bee", "cat"]  # the folders' classes land on indices 1, 3 and 4
+    order = ["zebra", "ant", "yak", "bee", "cat", "owl", "elk"]  # the folders' classes land on indices 1, 3 and 4
     class_map.write_text("\n".join(order) + "\n")
-    checkpoint = make_checkpoint(tmp_path / "net5.ckpt", num_classes=5, seed=3)
-    logits = reference_logits(checkpoint, 5, setup["files"])
+    checkpoint = make_checkpoint(tmp_path / "net7.ckpt", 7, setup["files"], seed=1)
+    logits = reference_logits(checkpoint, 7, setup["files"])
     labels = np.array([order.index(CLASSES[label]) for label in setup["labels"]])
-    expected = expected_counts(logits, labels, 5)
+    expected = expected_counts(logits, labels, 7)
+    assert expected["correct_top5"] < 7  # with 7 classes, top-5 is not trivially every image
     out = tmp_path / "r.json"
-    argv = validate_argv(setup["data"], checkpoint, "--class_map", str(class_map), "--per_class", "True", "--results_file", str(out), num_classes=5)
+    argv = validate_argv(setup["data"], checkpoint, "--class_map", str(class_map), "--per_class", "True", "--results_file", str(out), num_classes=7)
     assert main(argv) == 0
     result = json.loads(out.read_text())
-    assert result["correct_top1"] == expected["correct_top1"] and result["count"] == 7
+    assert (result["correct_top1"], result["correct_top5"], result["count"]) == (expected["correct_top1"], expected["correct_top5"], 7)
     assert [(row["index"], row["name"], row["correct"], row["count"]) for row in result["per_class"]] == [
         (order.index(name), name, expected["per_class_correct"][order.index(name)], CLASS_COUNTS[name]) for name in CLASSES
     ]

@@ -1,0 +1,27 @@
+"""Classify image files: the top-k classes of each, with names and probabilities.
+
+    python infer.py --model mobilenet_v2_100 --pretrained True --input photo.jpg photos/
+    python infer.py -c configs/mobilenetv2/mobilenetv2_100_cpu.yaml --ckpt_path model.ckpt --input photos/ --output predictions.json
+
+Options beside the config keys: --input FILES_OR_FOLDERS, --topk K, --label_names imagenet|fashion_mnist|cifar10|FILE,
+--output FILE.json, --skip_bad True (skip unreadable images instead of stopping).
+"""
+import sys
+
+from mindcv.config import parse_args
+from mindcv.engine.predict import INFER_OPTIONS, format_table, infer
+from mindcv.errors import exit_on_user_error
+
+
+@exit_on_user_error
+def main(argv=None) -> int:
+    args = parse_args(argv, description="Classify images with mindcv", extra_options=INFER_OPTIONS)
+    report = infer(args)
+    print(format_table(report.predictions))
+    if args.output:
+        print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
