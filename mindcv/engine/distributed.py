@@ -1,5 +1,4 @@
 """Data-parallel setup on MindSpore's collective communication, under msrun or mpirun."""
-import atexit
 import logging
 import os
 import subprocess
@@ -38,8 +37,8 @@ def _start_cluster_under_mpirun() -> None:
         for name in _MPI_RANK_VARS + _MPI_SIZE_VARS:
             env.pop(name, None)
         code = "from mindspore.communication import init; init()"
-        scheduler = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL)
-        atexit.register(scheduler.wait, timeout=60)
+        # The scheduler leaves by itself once every worker has unregistered (at their exit).
+        scheduler = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, start_new_session=True)
         _logger.info("started MindSpore scheduler (pid %d) on 127.0.0.1:%s", scheduler.pid, port)
     os.environ.update({"MS_ROLE": "MS_WORKER", "MS_NODE_ID": rank})
 

@@ -1,5 +1,6 @@
 """The epoch loop: train, validate, checkpoint, report; resumable at any epoch boundary."""
 import argparse
+import hashlib
 import logging
 import math
 import shutil
@@ -59,6 +60,23 @@ class _EmaSwap:
     def __exit__(self, *exc) -> None:
         for (weight, _), value in zip(self.pairs, self.saved):
             weight.set_data(value)
+
+
+def _average_batchnorm_statistics(network: ms.nn.Cell, world: int) -> None:
+    """Give every rank the mean of the ranks' BN moving statistics (each saw only its shard)."""
+    all_reduce = ms.ops.AllReduce()
+    for param in network.get_parameters():
+        if param.name.endswith(("moving_mean", "moving_variance")):
+            param.set_data(all_reduce(param.value()) / world)
+
+
+def parameters_checksum(network: ms.nn.Cell) -> str:
+    """sha256 over every parameter, to compare the state of ranks or runs."""
+    digest = hashlib.sha256()
+    for param in network.get_parameters():
+        digest.update(param.name.encode())
+        digest.update(param.asnumpy().tobytes())
+    return digest.hexdigest()
 
 
 def _resume(step: TrainStep, path: str) -> int:
@@ -142,6 +160,8 @@ def train(args: argparse.Namespace) -> Dict[str, float]:
                 bar.set_postfix(loss=f"{np.mean(losses[-args.log_interval:]):.4f}")
                 _logger.info("epoch %d step %d/%d loss %.4f scale %g", epoch + 1, index + 1, steps_per_epoch, loss_value, float(scale.asnumpy()))
         bar.close()
+        if world > 1:
+            _average_batchnorm_statistics(network, world)
         epoch_time = time.perf_counter() - start
         finished = epoch + 1
         row = {
@@ -168,6 +188,7 @@ def train(args: argparse.Namespace) -> Dict[str, float]:
                 _logger.info("saved %s", path)
             summary.write(row)
 
+    _logger.info("final parameter checksum (rank %d of %d): %s", rank, world, parameters_checksum(step))
     best = manager.best if rank == 0 else None
     result = {"top1": last_metrics.get("top1"), "top5": last_metrics.get("top5")}
     if best:
