@@ -55,6 +55,8 @@ def _numbers(option: Option, value: Any, source: str, integer: bool) -> List[Any
 
 def _typed(option: Option, value: Any, source: str) -> Any:
     """Check one value against its option's type; strings (from the CLI) are parsed."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str) and value[0].lower() in _NULL:
+        value = None  # `--color_jitter none` arrives as a one-element list
     if value is None or (isinstance(value, str) and value.lower() in _NULL and option.kind != "str"):
         if option.nullable:
             return None
