@@ -2,6 +2,7 @@
 from .checkpoint import download_cached, load_checkpoint, save_checkpoint
 from .data import create_dataset, create_loader, create_transforms
 from .deploy import check_exported, export_network, fold_batchnorm
+from .engine import imagenet_class_names, load_label_names
 from .errors import CheckpointError, ConfigError, DataError, MindCVError
 from .loss import create_loss
 from .models import (
@@ -39,9 +40,11 @@ __all__ = [
     "export_network",
     "fold_batchnorm",
     "get_pretrained_cfg",
+    "imagenet_class_names",
     "is_model",
     "list_models",
     "load_checkpoint",
+    "load_label_names",
     "model_entrypoint",
     "model_summary",
     "register_model",

@@ -1,6 +1,25 @@
 from .distributed import init_distributed
 from .evaluate import evaluate
+from .labels import imagenet_class_names, load_label_names
+from .predict import INFER_OPTIONS, Prediction, infer, predict
 from .train_step import NetWithLoss, TrainStep
 from .trainer import TrainingDiverged, train
+from .validation import VALIDATE_OPTIONS, ValidationReport, validate
 
-__all__ = ["init_distributed", "evaluate", "NetWithLoss", "TrainStep", "TrainingDiverged", "train"]
+__all__ = [
+    "init_distributed",
+    "evaluate",
+    "imagenet_class_names",
+    "load_label_names",
+    "INFER_OPTIONS",
+    "Prediction",
+    "infer",
+    "predict",
+    "NetWithLoss",
+    "TrainStep",
+    "TrainingDiverged",
+    "train",
+    "VALIDATE_OPTIONS",
+    "ValidationReport",
+    "validate",
+]
