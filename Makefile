@@ -3,6 +3,9 @@ export GLOG_v ?= 3
 
 .PHONY: install install-test test demo
 
+DEMO_CONFIG := configs/mobilenetv2/mobilenetv2_100_demo_cpu.yaml
+DEMO_DIR ?= ./ckpt/demo
+
 install:
 	$(PYTHON) -m pip install -r requirements.txt
 	$(PYTHON) -m pip install --no-deps -e .
@@ -16,3 +19,10 @@ install-test: install
 
 test: install-test
 	$(PYTHON) -m pytest -q tests
+
+# Train MobileNetV2-1.0 on the embedded Fashion-MNIST subset (CPU), then validate best.ckpt.
+demo: install
+	@start=$$(date +%s); \
+	$(PYTHON) train.py -c $(DEMO_CONFIG) --ckpt_save_dir $(DEMO_DIR) && \
+	$(PYTHON) validate.py -c $(DEMO_CONFIG) --ckpt_path $(DEMO_DIR)/best.ckpt && \
+	echo "demo: training and validation took $$(( $$(date +%s) - start )) s"
