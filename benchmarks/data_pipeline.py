@@ -19,6 +19,7 @@ import tempfile
 import time
 from multiprocessing import Pool
 from pathlib import Path
+from typing import Callable
 
 import mindspore.dataset as ds
 import numpy as np
@@ -72,36 +73,53 @@ def pil_sample(path: Path) -> np.ndarray:
     return ((np.asarray(image, np.float32) - MEAN) / STD).transpose(2, 0, 1)
 
 
+def image_files(root: Path) -> list:
+    return sorted(path for path in (root / "train").rglob("*") if is_image_file(path.name))
+
+
+def pil_epoch(files: list, pool: Pool) -> None:
+    """One shuffled pass over `files` in batches of BATCH, the samples made by `pool`."""
+    batch = []
+    for sample in pool.imap(pil_sample, random.sample(files, len(files)), chunksize=8):
+        batch.append(sample)
+        if len(batch) == BATCH:
+            np.stack(batch)
+            batch = []
+    if batch:
+        np.stack(batch)
+
+
+def mindspore_epochs(root: Path, size: int = SIZE, batch_size: int = BATCH, workers: int = WORKERS) -> Callable[[], None]:
+    """A function running one pass of mindcv's training pipeline over `root`/train per call."""
+    dataset = create_dataset("imagenet", root, "train", shuffle=True, num_parallel_workers=workers)
+    transform = create_transforms("imagenet", image_resize=size, is_training=True, scale=SCALE, ratio=RATIO, hflip=0.5)
+    loader = create_loader(dataset, batch_size, is_training=True, transform=transform, num_parallel_workers=workers)
+    iterator = loader.create_tuple_iterator(output_numpy=True, num_epochs=-1)
+
+    def epoch() -> None:
+        for _ in iterator:  # each pass over the iterator is one epoch
+            pass
+
+    return epoch
+
+
 def run_pil(files: list, epochs: int) -> float:
     """Seconds for `epochs` passes; the pool starts before timing, as MindSpore's warm-up epoch does."""
     with Pool(WORKERS) as pool:
         pool.map(pil_sample, files[:WORKERS])
         start = time.perf_counter()
         for _ in range(epochs):
-            order = random.sample(files, len(files))
-            batch = []
-            for sample in pool.imap(pil_sample, order, chunksize=8):
-                batch.append(sample)
-                if len(batch) == BATCH:
-                    np.stack(batch)
-                    batch = []
-            if batch:
-                np.stack(batch)
+            pil_epoch(files, pool)
         return time.perf_counter() - start
 
 
 def run_mindspore(root: Path, epochs: int) -> float:
     """Seconds for `epochs` passes after one untimed warm-up epoch."""
-    dataset = create_dataset("imagenet", root, "train", shuffle=True, num_parallel_workers=WORKERS)
-    transform = create_transforms("imagenet", image_resize=SIZE, is_training=True, scale=SCALE, ratio=RATIO, hflip=0.5)
-    loader = create_loader(dataset, BATCH, is_training=True, transform=transform, num_parallel_workers=WORKERS)
-    iterator = loader.create_tuple_iterator(output_numpy=True, num_epochs=epochs + 1)
-    for _ in iterator:  # each pass over the iterator is one epoch
-        pass
+    epoch = mindspore_epochs(root)
+    epoch()
     start = time.perf_counter()
     for _ in range(epochs):
-        for _ in iterator:
-            pass
+        epoch()
     return time.perf_counter() - start
 
 
@@ -117,7 +135,7 @@ def main() -> None:
         if root is None:
             root = Path(scratch)
             make_jpegs(root)
-        files = sorted(path for path in (root / "train").rglob("*") if is_image_file(path.name))
+        files = image_files(root)
         results = [
             ("mindcv (RandomCropDecodeResize, C++ ops)", run_mindspore(root, args.epochs)),
             ("PIL + numpy (multiprocessing pool)", run_pil(files, args.epochs)),

@@ -1,0 +1,75 @@
+"""Benchmark mindcv against its peers on this machine, side by side in one run.
+
+    python benchmark.py --suite all --mindcv030-venv /tmp/mindcv030   # everything (about 30-40 min on 2 cores)
+    python benchmark.py --suite train --models mobilenet_v2_100 --batch_sizes 8 32
+    python benchmark.py --suite train --quick --no-peers --out /tmp/bench   # smoke run
+
+Suites: train (full graph-mode train step with optimizer), infer (network, exported
+MINDIR and ONNX; batch 1 is latency), data (training pipeline), e2e (train.py on the
+embedded dataset, 1 process and 2 under msrun). Peers: PyTorch NCHW and channels_last,
+PIL for data, MindCV 0.3.0 when --mindcv030-venv is given. Results: one CSV per suite
+and summary.md in --out. See benchmarks/README.md.
+"""
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from benchmarks import report, suites
+
+SUITES = ("train", "infer", "data", "e2e")
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", choices=(*SUITES, "all"), default="all")
+    parser.add_argument("--models", nargs="+", help="default: mobilenet_v2_075/100/140 (see suites.model_plan)")
+    parser.add_argument("--batch_sizes", nargs="+", type=int, help="default: 32, plus 1 and 8 for mobilenet_v2_100")
+    parser.add_argument("--resolutions", nargs="+", type=int, help="default: 224, plus 96 and 160 for mobilenet_v2_100")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds; each implementation times --steps steps per round")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per implementation and round")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps after building")
+    parser.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True, help="measure the peers too")
+    parser.add_argument("--mindcv030-venv", type=Path, dest="mindcv030_venv",
+                        help="venv with MindCV 0.3.0 (created there if missing); without it that peer is skipped")
+    parser.add_argument("--jit_level", default="O0", choices=("O0", "O1", "O2"), help="graph-mode jit level for mindcv")
+    parser.add_argument("--msrun", action=argparse.BooleanOptionalAction, default=True, help="e2e: also 2 processes under msrun")
+    parser.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False,
+                        help="smoke run: mobilenet_v2_100 at batch 2 and 64 px, 1 round of 2 steps, e2e one epoch")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.models, args.batch_sizes, args.resolutions = args.models or ["mobilenet_v2_100"], args.batch_sizes or [2], args.resolutions or [64]
+        args.repeats, args.steps, args.warmup = 1, 2, 1
+    if min(args.repeats, args.steps) < 1 or args.warmup < 0:
+        parser.error("--repeats and --steps must be positive, --warmup not negative")
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    venv = None
+    if args.peers and args.mindcv030_venv is not None:
+        venv = suites.ensure_mindcv030_venv(args.mindcv030_venv)
+    elif args.peers:
+        print("note: MindCV 0.3.0 skipped (give --mindcv030-venv PATH to measure it; see benchmarks/README.md)")
+    settings = suites.Settings(args.steps, args.repeats, args.warmup, args.peers, venv, args.jit_level, args.out)
+    chosen = SUITES if args.suite == "all" else (args.suite,)
+    results = {}
+    for suite in chosen:
+        if suite in ("train", "infer"):
+            configs = suites.model_plan(args.models, args.batch_sizes, args.resolutions, suite)
+            results[suite] = (suites.run_train if suite == "train" else suites.run_infer)(configs, settings)
+        elif suite == "data":
+            results[suite] = suites.run_data(settings)
+        else:
+            processes = (1, 2) if args.msrun else (1,)
+            results[suite] = suites.run_e2e(settings, processes, epochs=1 if args.quick else 2)
+    summary = report.summary_markdown(results, suites.environment(venv))
+    (args.out / "summary.md").write_text(summary)
+    print("\n" + summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Benchmarks of mindcv against its peers; see benchmarks/README.md and benchmark.py."""

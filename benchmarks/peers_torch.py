@@ -1,0 +1,52 @@
+"""The PyTorch peer: the same MobileNetV2 (benchmarks/torch_mobilenetv2.py) on the CPU, NCHW or channels_last."""
+import argparse
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .protocol import model_width
+from .torch_mobilenetv2 import TorchMobileNetV2
+
+IMPLS = ("torch-nchw", "torch-cl")
+
+
+def _layout(impl: str) -> torch.memory_format:
+    return torch.channels_last if impl == "torch-cl" else torch.contiguous_format
+
+
+def _model_and_inputs(args: argparse.Namespace, impl: str) -> tuple:
+    torch.manual_seed(0)
+    model = TorchMobileNetV2(model_width(args.model), args.num_classes).to(memory_format=_layout(impl))
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((args.batch_size, 3, args.resolution, args.resolution)).astype(np.float32)
+    labels = rng.integers(0, args.num_classes, args.batch_size)
+    return model, torch.from_numpy(images).to(memory_format=_layout(impl)), torch.from_numpy(labels)
+
+
+def build_train(args: argparse.Namespace, impl: str) -> Callable[[], None]:
+    """One SGD-with-momentum step on cross-entropy, loss read back (as a training loop logs it)."""
+    model, images, labels = _model_and_inputs(args, impl)
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=4e-5)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(images), labels)
+        loss.backward()
+        optimizer.step()
+        loss.item()
+
+    return step
+
+
+def build_infer(args: argparse.Namespace, impl: str) -> Callable[[], None]:
+    model, images, _ = _model_and_inputs(args, impl)
+    model.eval()
+
+    def forward() -> None:
+        with torch.inference_mode():
+            model(images).numpy()
+
+    return forward

@@ -1,0 +1,219 @@
+"""The benchmark suites (train, infer, data, e2e), their plans, CSV files and summary tables."""
+import csv
+import datetime
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence
+
+from .runner import MINDCV030, MINDCV030_REQUIREMENTS, REPO, Config, load_average, measure, result_row
+
+MODELS = ("mobilenet_v2_075", "mobilenet_v2_100", "mobilenet_v2_140")
+GROWTH_MODEL = "mobilenet_v2_100"
+BATCH, RESOLUTION = 32, 224
+GROWTH_BATCH_SIZES = (1, 8, 32)
+GROWTH_RESOLUTIONS = (96, 160, 224)
+TRAIN_IMPLS = ("mindcv", "torch-nchw", "torch-cl", MINDCV030)
+INFER_IMPLS = ("mindcv", "mindcv-mindir", "mindcv-onnx", "torch-nchw", "torch-cl", MINDCV030)
+DATA_IMPLS = ("mindcv", "pil", MINDCV030)
+DATA_BATCH, DATA_RESOLUTION, DATA_IMAGES = 64, 224, 512
+DEMO_CONFIG = REPO / "configs" / "mobilenetv2" / "mobilenetv2_100_demo_cpu.yaml"
+IMPL_TITLES = {
+    "mindcv": "mindcv",
+    "mindcv-mindir": "mindcv MINDIR",
+    "mindcv-onnx": "mindcv ONNX (onnxruntime)",
+    "torch-nchw": "PyTorch NCHW",
+    "torch-cl": "PyTorch channels_last",
+    "pil": "PIL + numpy",
+    MINDCV030: "MindCV 0.3.0",
+}
+CSV_COLUMNS = (
+    "date", "suite", "model", "batch_size", "resolution", "impl", "metric", "value", "median_step_ms", "steps",
+    "setup_s", "peak_rss_mb", "load_1min_before", "load_1min_after", "error",
+)
+
+
+@dataclass
+class Settings:
+    """What every suite needs from the command line."""
+
+    steps: int
+    repeats: int
+    warmup: int
+    peers: bool
+    venv: Optional[Path]
+    jit_level: str
+    out: Path
+
+
+def model_plan(models: Optional[Sequence[str]], batch_sizes: Optional[Sequence[int]],
+               resolutions: Optional[Sequence[int]], task: str) -> List[Config]:
+    """The configurations to measure.
+
+    Any of the three lists given: their cross product (defaults MODELS, 32, 224).
+    None given: each model at batch 32 and 224, plus mobilenet_v2_100 at batch 1/8/32
+    and resolution 96/160/224 (how cost grows); inference adds batch-1 latency per model.
+    """
+    if models or batch_sizes or resolutions:
+        return [Config(task, m, b, r) for m in models or MODELS for b in batch_sizes or (BATCH,)
+                for r in resolutions or (RESOLUTION,)]
+    cases = [(m, BATCH, RESOLUTION) for m in MODELS]
+    cases += [(GROWTH_MODEL, b, RESOLUTION) for b in GROWTH_BATCH_SIZES]
+    cases += [(GROWTH_MODEL, BATCH, r) for r in GROWTH_RESOLUTIONS]
+    if task == "infer":
+        cases += [(m, 1, RESOLUTION) for m in MODELS]
+    return [Config(task, *case) for case in sorted(set(cases), key=lambda c: (c[0], c[1], c[2]))]
+
+
+def _impls(all_impls: Sequence[str], settings: Settings) -> List[str]:
+    if not settings.peers:
+        return [i for i in all_impls if i.startswith("mindcv") and i != MINDCV030]
+    return [i for i in all_impls if i != MINDCV030 or settings.venv is not None]
+
+
+def _measure_rows(suite: str, configs: Iterable[Config], impls: Sequence[str], settings: Settings,
+                  images_per_step=lambda config: config.batch_size) -> List[dict]:
+    rows = []
+    worker_args = {"mindcv": ("--jit_level", settings.jit_level)} if suite != "data" else {}
+    for config in configs:
+        print(f"[{suite}] {config.model} batch {config.batch_size} at {config.resolution}: {', '.join(impls)}", flush=True)
+        before = load_average()
+        results = measure(config, impls, settings.steps, settings.repeats, settings.warmup, settings.venv, worker_args)
+        after = load_average()
+        for impl in impls:
+            row = result_row(suite, config, results[impl], before, after, images_per_step(config))
+            rows.append(row)
+            shown = f"{row['value']} {row['metric']}" if row["value"] != "" else f"FAILED: {row['error']}"
+            print(f"    {impl:<16} {shown}  peak {row['peak_rss_mb']} MB", flush=True)
+    write_csv(settings.out / f"{suite}.csv", rows)
+    return rows
+
+
+def run_train(configs: Sequence[Config], settings: Settings) -> List[dict]:
+    return _measure_rows("train", configs, _impls(TRAIN_IMPLS, settings), settings)
+
+
+def run_infer(configs: Sequence[Config], settings: Settings) -> List[dict]:
+    return _measure_rows("infer", configs, _impls(INFER_IMPLS, settings), settings)
+
+
+def run_data(settings: Settings, folder: Optional[Path] = None) -> List[dict]:
+    """Training pipeline images/s over JPEGs (generated unless `folder`): ours, PIL, MindCV 0.3.0."""
+    from .data_pipeline import image_files, make_jpegs
+
+    with tempfile.TemporaryDirectory(prefix="mindcv-bench-data-") as scratch:
+        root = folder or Path(scratch)
+        if folder is None:
+            make_jpegs(root, DATA_IMAGES)
+        images = len(image_files(root))
+        config = Config("data", "-", DATA_BATCH, DATA_RESOLUTION, ("--folder", str(root)))
+        impls = ["mindcv", "pil", MINDCV030] if settings.peers else ["mindcv"]
+        impls = [i for i in impls if i != MINDCV030 or settings.venv is not None]
+        return _measure_rows("data", [config], impls, settings, images_per_step=lambda _: images)
+
+
+def _train_py(processes: int, save_dir: Path, epochs: int, log_dir: Path) -> List[str]:
+    args = [str(REPO / "train.py"), "-c", str(DEMO_CONFIG), "--epoch_size", str(epochs), "--val_while_train", "False",
+            "--ckpt_save_dir", str(save_dir)]
+    if processes == 1:
+        return [sys.executable, *args]
+    port = _free_port()
+    return ["msrun", f"--worker_num={processes}", f"--local_worker_num={processes}", f"--master_port={port}",
+            "--join=True", f"--log_dir={log_dir}", *args, "--distribute", "True"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_e2e(settings: Settings, process_counts: Sequence[int] = (1, 2), epochs: int = 2) -> List[dict]:
+    """train.py on the embedded dataset with the demo config (32 px, batch 64), epochs without validation.
+
+    Images/s per process come from summary.csv: epoch 1 includes graph compilation, the
+    last epoch is the steady state. More than one process runs under msrun (data parallel).
+    """
+    rows = []
+    for processes in process_counts:
+        with tempfile.TemporaryDirectory(prefix="mindcv-bench-e2e-") as scratch:
+            save_dir = Path(scratch) / "ckpt"
+            command = _train_py(processes, save_dir, epochs, Path(scratch) / "msrun")
+            print(f"[e2e] train.py, {processes} process(es): {' '.join(command)}", flush=True)
+            before = load_average()
+            done = subprocess.run(command, cwd=scratch, env=dict(os.environ, GLOG_v="3"), capture_output=True, text=True)
+            after = load_average()
+            summary = save_dir / "summary.csv"
+            error = "" if done.returncode == 0 and summary.is_file() else (done.stderr or done.stdout)[-500:]
+            epochs_read = list(csv.DictReader(open(summary))) if not error else []
+            for epoch in epochs_read or [{}]:
+                rate = float(epoch["images_per_second"]) / processes if epoch else None
+                rows.append({
+                    "date": datetime.datetime.now().isoformat(timespec="seconds"),
+                    "suite": "e2e",
+                    "model": GROWTH_MODEL,
+                    "batch_size": 64,
+                    "resolution": 32,
+                    "impl": f"mindcv train.py x{processes}" + (f" epoch {epoch['epoch']}" if epoch else ""),
+                    "metric": "images_per_s_per_process" if epoch else "",
+                    "value": round(rate, 1) if epoch else "",
+                    "median_step_ms": round(64 / rate * 1000, 2) if epoch else "",
+                    "steps": "",
+                    "setup_s": "",
+                    "peak_rss_mb": "",
+                    "load_1min_before": round(before, 2),
+                    "load_1min_after": round(after, 2),
+                    "error": error.strip().splitlines()[-1] if error else "",
+                })
+                print(f"    {rows[-1]['impl']:<28} {rows[-1]['value']} images/s per process {rows[-1]['error']}", flush=True)
+    write_csv(settings.out / "e2e.csv", rows)
+    return rows
+
+
+def write_csv(path: Path, rows: List[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def ensure_mindcv030_venv(path: Path) -> Path:
+    """The virtual environment with MindCV 0.3.0 at `path`, created on first use (outside the repository)."""
+    path = path.resolve()
+    if path == REPO or REPO in path.parents:
+        raise ValueError(f"--mindcv030-venv {path}: must be outside the repository (both packages are named mindcv)")
+    python = path / "bin" / "python"
+    if not python.is_file():
+        print(f"creating {path} with {' '.join(MINDCV030_REQUIREMENTS)} (downloads MindSpore, about 1 GB)", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *MINDCV030_REQUIREMENTS], check=True)
+    return path
+
+
+def environment(venv: Optional[Path]) -> Dict[str, str]:
+    """Machine, versions and date for the results table."""
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    versions = {"python": platform.python_version()}
+    for name in ("mindspore", "torch", "onnxruntime", "numpy"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    if venv is not None:
+        done = subprocess.run([str(venv / "bin" / "python"), "-c", "import importlib.metadata as m; print(m.version('mindcv'))"],
+                              capture_output=True, text=True, cwd=venv)
+        versions["mindcv (peer venv)"] = done.stdout.strip() or "missing"
+    return {
+        "date": datetime.datetime.now().isoformat(timespec="minutes"),
+        "machine": f"{os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), {cpu}, "
+                   f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
+        "versions": ", ".join(f"{k} {v}" for k, v in versions.items()),
+        "load_1min_at_start": f"{load_average():.2f}",
+    }

@@ -1,0 +1,51 @@
+"""A benchmark worker for mindcv, PyTorch or the PIL data pipeline (see benchmarks/protocol.py).
+
+    python -m benchmarks.worker --impl mindcv --task train --model mobilenet_v2_100 --batch_size 32
+"""
+import argparse
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Callable
+
+from .protocol import serve, worker_parser
+
+IMPLS = ("mindcv", "mindcv-mindir", "mindcv-onnx", "torch-nchw", "torch-cl", "pil")
+
+
+def data_epochs(args: argparse.Namespace) -> Callable[[], None]:
+    """One pass of the training data pipeline over --folder per call (benchmarks/data_pipeline.py)."""
+    from . import data_pipeline
+
+    root = Path(args.folder)
+    if args.impl == "mindcv":
+        return data_pipeline.mindspore_epochs(root, args.resolution, args.batch_size, args.workers)
+    files = data_pipeline.image_files(root)
+    pool = Pool(args.workers)
+    pool.map(data_pipeline.pil_sample, files[: args.workers])  # start the pool before timing
+    return lambda: data_pipeline.pil_epoch(files, pool)
+
+
+def main() -> None:
+    parser = worker_parser(__doc__.splitlines()[0])
+    parser.add_argument("--impl", choices=IMPLS, required=True)
+    parser.add_argument("--jit_level", default="O0", help="MindSpore graph-mode jit level (mindcv only)")
+    parser.add_argument("--folder", help="ImageNet-layout root (data task)")
+    parser.add_argument("--workers", type=int, default=2, help="pipeline threads or processes (data task)")
+    args = parser.parse_args()
+    if args.task == "data":
+        serve(lambda: data_epochs(args), args.warmup)
+        return
+    if args.impl == "pil":
+        parser.error("--impl pil runs the data task only")
+    if args.impl.startswith("torch"):
+        from . import peers_torch as backend
+    else:
+        from . import ours as backend
+
+        backend.setup(args.jit_level)
+    build = backend.build_train if args.task == "train" else backend.build_infer
+    serve(lambda: build(args, args.impl), args.warmup)
+
+
+if __name__ == "__main__":
+    main()

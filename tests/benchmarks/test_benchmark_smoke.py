@@ -1,0 +1,28 @@
+"""benchmark.py --quick end to end: one worker process, the CSV and the summary it writes."""
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.suites import CSV_COLUMNS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_quick_train_suite_writes_positive_figures(tmp_path):
+    command = [sys.executable, "benchmark.py", "--suite", "train", "--quick", "--no-peers", "--models", "mobilenet_v2_035",
+               "--resolutions", "32", "--out", str(tmp_path)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    with open(tmp_path / "train.csv") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert tuple(reader.fieldnames) == CSV_COLUMNS
+    assert [(r["suite"], r["model"], r["batch_size"], r["resolution"], r["impl"]) for r in rows] == [
+        ("train", "mobilenet_v2_035", "2", "32", "mindcv")
+    ]
+    row = rows[0]
+    assert row["error"] == "" and row["metric"] == "images_per_s"
+    assert float(row["value"]) > 0 and float(row["median_step_ms"]) > 0 and float(row["peak_rss_mb"]) > 100
+    assert int(row["steps"]) == 2 and float(row["load_1min_before"]) >= 0
+    assert "| train | mobilenet_v2_035 | 2 | 32 |" in (tmp_path / "summary.md").read_text()
