@@ -1,10 +1,11 @@
+import re
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
-version: dict = {}
-exec((HERE / "mindcv" / "version.py").read_text(), version)  # single source of the version string
+# mindcv/version.py is the single source of the version string; read, not executed
+VERSION = re.search(r'^__version__ = "([^"]+)"$', (HERE / "mindcv" / "version.py").read_text(), re.M)[1]
 
 
 def read_requirements(name: str) -> list:
@@ -14,7 +15,7 @@ def read_requirements(name: str) -> list:
 
 setup(
     name="mindcv",
-    version=version["__version__"],
+    version=VERSION,
     description="MobileNetV2 model zoo and training toolkit for MindSpore",
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",

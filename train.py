@@ -4,7 +4,10 @@
     msrun --worker_num=8 --local_worker_num=8 train.py -c ... --distribute True
     mpirun -n 8 python train.py -c ... --distribute True
 
-Resume: add `--ckpt_path CKPT_SAVE_DIR/<model>-<epoch>_<steps>.ckpt --resume_opt True`.
+Resume a stopped run (killed, preempted, out of disk): repeat its command and add
+`--ckpt_path CKPT_SAVE_DIR --resume_opt True` to continue from the newest checkpoint
+listed in CKPT_SAVE_DIR/checkpoints.json (or name one `<model>-<epoch>_<steps>.ckpt` file).
+The resumed run ends with the weights an uninterrupted run with the same seed would have.
 """
 import sys
 

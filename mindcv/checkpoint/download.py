@@ -44,11 +44,34 @@ def verify_hash(path: Path, expected: str) -> None:
         raise CheckpointError(f"{path}: {algorithm} is {actual}, expected {hexdigest}; the file is corrupt or not the published one")
 
 
+def _trust_on_first_use(path: Path, target: Path) -> None:
+    """For files without a published hash: `path` must have the sha256 recorded in `<target>.sha256`.
+
+    The first download records it; every later download or use of the cached file is checked.
+    """
+    record = target.with_name(target.name + ".sha256")
+    digest = file_hash(path)
+    if not record.is_file():
+        tmp = record.with_name(f".{record.name}.tmp")
+        tmp.write_text(digest + "\n")
+        os.replace(tmp, record)
+        _logger.warning("%s has no published hash; recorded its sha256 %s in %s", target.name, digest, record)
+        return
+    expected = record.read_text().strip()
+    if digest != expected:
+        raise CheckpointError(
+            f"{target}: sha256 is {digest}, but {record} recorded {expected} at the first download; the file changed "
+            "since (damaged, tampered with, or replaced at the source): delete both files to trust a new download"
+        )
+
+
 def download_cached(url: str, expected_hash: str = "", folder: Optional[Path] = None, progress: bool = True) -> Path:
     """Return a local copy of `url` (http(s) or file://), downloading it once.
 
     The file is written under a temporary name and renamed only after the hash
-    (when given) matches, so an interrupted download leaves nothing behind.
+    (when given) matches, so an interrupted download leaves nothing behind. Without
+    a hash, the sha256 of the first download is recorded beside it in `<name>.sha256`
+    and every later use is checked against it (trust on first use).
     """
     folder = Path(folder) if folder else cache_dir() / "checkpoints"
     name = os.path.basename(urllib.parse.urlparse(url).path)
@@ -58,6 +81,8 @@ def download_cached(url: str, expected_hash: str = "", folder: Optional[Path] = 
     if target.is_file():
         if expected_hash:
             verify_hash(target, expected_hash)
+        else:
+            _trust_on_first_use(target, target)
         return target
     folder.mkdir(parents=True, exist_ok=True)
     _logger.info("downloading %s to %s", url, target)
@@ -73,7 +98,7 @@ def download_cached(url: str, expected_hash: str = "", folder: Optional[Path] = 
         if expected_hash:
             verify_hash(tmp, expected_hash)
         else:
-            _logger.warning("%s has no published hash; sha256 of the download is %s", name, file_hash(tmp))
+            _trust_on_first_use(tmp, target)
         os.replace(tmp, target)
     except OSError as err:
         raise CheckpointError(f"{url}: download failed ({err})") from err

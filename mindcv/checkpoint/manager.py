@@ -24,7 +24,8 @@ class CheckpointManager:
 
     `policy` 'latest_k' keeps the `keep_max` newest, 'top_k' the `keep_max` with the
     best metric; the newest is always kept too, so a run can resume. The best so
-    far is copied to best.ckpt. The list survives restarts in checkpoints.json.
+    far is copied to best.ckpt. The list survives restarts in checkpoints.json, which
+    changes only by atomic rename and never lists a file before it is complete.
     """
 
     def __init__(self, save_dir: Union[str, os.PathLike], prefix: str, keep_max: int = 10, policy: str = "latest_k") -> None:
@@ -34,7 +35,8 @@ class CheckpointManager:
         self.prefix = prefix
         self.keep_max = keep_max
         self.policy = policy
-        self.records: List[Dict] = self._read_index()
+        self.records: List[Dict] = read_index(self.save_dir)
+        self._remove_partial_files()
 
     @property
     def best(self) -> Optional[Dict]:
@@ -45,12 +47,11 @@ class CheckpointManager:
     def latest(self) -> Optional[Path]:
         return self.save_dir / self.records[-1]["file"] if self.records else None
 
-    def _read_index(self) -> List[Dict]:
-        index = self.save_dir / INDEX_FILE
-        if not index.is_file():
-            return []
-        records = json.loads(index.read_text())
-        return [r for r in records if (self.save_dir / r["file"]).is_file()]
+    def _remove_partial_files(self) -> None:
+        """Delete the temporary files of saves a killed run left half-written (io.save_checkpoint's and MindSpore's)."""
+        for partial in self.save_dir.glob(f".{self.prefix}-*.tmp*"):
+            _logger.info("removing %s, left by an interrupted save", partial)
+            partial.unlink(missing_ok=True)
 
     def _write_index(self) -> None:
         tmp = self.save_dir / f".{INDEX_FILE}.tmp"
@@ -68,29 +69,62 @@ class CheckpointManager:
         """Write one checkpoint with its training state, then prune and update best.ckpt."""
         name = f"{self.prefix}-{epoch}_{steps_per_epoch}.ckpt"
         state = {"epoch_num": epoch, "step_num": epoch * steps_per_epoch, "metric": -1.0 if metric is None else metric, "config": config}
-        path = save_checkpoint(obj, self.save_dir / name, append_dict=state)
-        previous_best = self.best
-        self.records = [r for r in self.records if r["file"] != name] + [{"file": name, "epoch": epoch, "metric": metric}]
-        if metric is not None and (previous_best is None or metric > previous_best["metric"]):
-            tmp = self.save_dir / f".{BEST_FILE}.tmp"
-            shutil.copyfile(path, tmp)
-            os.replace(tmp, self.save_dir / BEST_FILE)
-            _logger.info("new best %.4f at epoch %d: %s", metric, epoch, self.save_dir / BEST_FILE)
-        self._prune()
-        self._write_index()
+        last_good = self.latest
+        try:
+            path = save_checkpoint(obj, self.save_dir / name, append_dict=state)
+            previous_best = self.best
+            self.records = [r for r in self.records if r["file"] != name] + [{"file": name, "epoch": epoch, "metric": metric}]
+            if metric is not None and (previous_best is None or metric > previous_best["metric"]):
+                tmp = self.save_dir / f".{BEST_FILE}.tmp"
+                shutil.copyfile(path, tmp)
+                os.replace(tmp, self.save_dir / BEST_FILE)
+                _logger.info("new best %.4f at epoch %d: %s", metric, epoch, self.save_dir / BEST_FILE)
+            pruned = self._prune()
+            self._write_index()
+        except OSError as err:
+            raise CheckpointError(
+                f"{self.save_dir}: cannot write checkpoint {name} ({err.strerror or err}); training stopped, "
+                f"last good checkpoint: {last_good or 'none yet'}"
+            ) from None
+        # Only after the index stops listing them, so a crash here leaves stray files, never a dangling index.
+        for file in pruned:
+            (self.save_dir / file).unlink(missing_ok=True)
         return path
 
-    def _prune(self) -> None:
+    def _prune(self) -> List[str]:
+        """Drop records beyond the keep policy; return their file names."""
         if self.policy == "top_k":
             ranked = sorted(self.records, key=lambda r: -1e9 if r["metric"] is None else r["metric"], reverse=True)
             keep = ranked[: self.keep_max]
         else:
             keep = self.records[-self.keep_max:]
         keep_files = {r["file"] for r in keep} | {self.records[-1]["file"]}
-        for record in self.records:
-            if record["file"] not in keep_files:
-                (self.save_dir / record["file"]).unlink(missing_ok=True)
+        pruned = [r["file"] for r in self.records if r["file"] not in keep_files]
         self.records = [r for r in self.records if r["file"] in keep_files]
+        return pruned
+
+
+def read_index(save_dir: Union[str, os.PathLike]) -> List[Dict]:
+    """The records of `save_dir`/checkpoints.json whose file exists, oldest save first."""
+    index = Path(save_dir) / INDEX_FILE
+    if not index.is_file():
+        return []
+    try:
+        records = json.loads(index.read_text())
+    except ValueError as err:
+        raise CheckpointError(f"{index}: not a valid checkpoint index ({err})") from None
+    return [r for r in records if (Path(save_dir) / r["file"]).is_file()]
+
+
+def resume_checkpoint(path: Union[str, os.PathLike]) -> Path:
+    """The checkpoint to resume from: `path` itself, or for a folder the newest one its checkpoints.json records."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    records = read_index(path)
+    if not records:
+        raise CheckpointError(f"{path}: no checkpoint to resume from ({INDEX_FILE} lists none that exists)")
+    return path / records[-1]["file"]
 
 
 def read_train_state(path: Union[str, os.PathLike]) -> Dict[str, object]:

@@ -101,6 +101,7 @@ def create_dataset(
         if root:
             _logger.info("dataset '%s' is shipped in the package; root=%s is not used", name, root)
         return folder_dataset(scan_split(prepare_fashion_mnist(), split), **reading)
+    given_root = bool(root)
     root = Path(root) if root else cache_dir() / "datasets" / (name.lower() or "folder")
     try:
         if kind == "cifar10":
@@ -109,4 +110,6 @@ def create_dataset(
     except DataError as err:
         if download:
             raise DataError(f"{err}. {_DOWNLOAD_HELP[kind].format(root=root)}") from err
+        if not given_root:
+            raise DataError(f"{err}; data_dir (root) is not set: set it to the data set folder") from err
         raise

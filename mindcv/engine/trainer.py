@@ -12,7 +12,7 @@ import mindspore as ms
 import numpy as np
 import yaml
 
-from ..checkpoint.manager import CheckpointManager, read_train_state
+from ..checkpoint.manager import CheckpointManager, read_train_state, resume_checkpoint
 from ..config import config_to_dict, save_config
 from ..errors import CheckpointError, MindCVError
 from . import builders
@@ -79,11 +79,21 @@ def parameters_checksum(network: ms.nn.Cell) -> str:
     return digest.hexdigest()
 
 
-def _resume(step: TrainStep, path: str) -> int:
+def _resume(step: TrainStep, path: Path) -> int:
     """Load the whole training state into `step`; return the number of finished epochs."""
     entries = read_train_state(path)
     # The LR table is rebuilt from the config (a resumed run may extend epoch_size); global_step indexes it.
     entries.pop("learning_rate", None)
+    shapes = {p.name: tuple(p.shape) for p in step.get_parameters()}
+    mismatched = [name for name, shape in shapes.items() if name in entries and tuple(entries[name].shape) != shape]
+    if mismatched:
+        saved = yaml.safe_load(entries.get("config") or "{}")
+        name = mismatched[0]
+        raise CheckpointError(
+            f"{path}: cannot resume this run: the checkpoint is of model {saved.get('model', '?')} with num_classes "
+            f"{saved.get('num_classes', '?')} ({name} has shape {tuple(entries[name].shape)} there, {shapes[name]} here); "
+            "resuming needs the same model and num_classes (to fine-tune from it instead, set resume_opt false)"
+        )
     missing = [p.name for p in step.get_parameters() if p.name not in entries and p.name != "learning_rate"]
     if missing:
         raise CheckpointError(f"{path}: cannot resume this run: the checkpoint lacks {len(missing)} values (e.g. {missing[0]}); "
@@ -102,14 +112,15 @@ def train(args: argparse.Namespace) -> Dict[str, float]:
     save_dir = Path(args.ckpt_save_dir)
     if rank == 0:
         check_save_dir(save_dir)
+    resume_from = resume_checkpoint(args.ckpt_path) if args.ckpt_path and args.resume_opt else None
     setup_logging(save_dir, rank)
     builders.seed_everything(args.seed)
 
     train_data = builders.build_train_data(args, rank, world)
     steps_per_epoch = train_data.steps_per_epoch
     val_data = builders.build_eval_data(args, rank, world) if args.val_while_train else None
-    resuming = bool(args.ckpt_path) and args.resume_opt
-    network = builders.build_model(args, load_weights=not resuming)
+    # Without num_classes in the config, a checkpoint with another head is a mistake rather than fine-tuning.
+    network = builders.build_model(args, load_weights=not resume_from, strict_head="num_classes" not in args.explicit_keys)
     loss_fn = builders.build_loss(args)
     lrs = builders.build_lr_schedule(args, steps_per_epoch)
     optimizer = builders.build_optimizer(args, network, lrs)
@@ -123,9 +134,9 @@ def train(args: argparse.Namespace) -> Dict[str, float]:
         accumulation_steps=args.gradient_accumulation_steps,
         ema_decay=args.ema_decay if args.ema else 0.0,
     )
-    start_epoch = _resume(step, args.ckpt_path) if resuming else 0
+    start_epoch = _resume(step, resume_from) if resume_from else 0
     if start_epoch >= args.epoch_size:
-        raise MindCVError(f"{args.ckpt_path} already finished epoch {start_epoch} of epoch_size {args.epoch_size}: nothing to train")
+        raise MindCVError(f"{resume_from} already finished epoch {start_epoch} of epoch_size {args.epoch_size}: nothing to train")
 
     manager = CheckpointManager(save_dir, args.model, args.keep_checkpoint_max, args.ckpt_save_policy)
     summary = SummaryWriter(save_dir / "summary.csv") if rank == 0 else None
@@ -154,6 +165,9 @@ def train(args: argparse.Namespace) -> Dict[str, float]:
                     f"loss is {loss_value} at epoch {epoch + 1}, step {index + 1}: training stopped; "
                     f"last good checkpoint: {last or 'none yet'}. Lower lr, or use loss_scale_type dynamic with amp."
                 )
+            if not finite.asnumpy():
+                _logger.warning("epoch %d step %d: gradients overflowed at loss scale %g; update skipped (%d so far)",
+                                epoch + 1, index + 1, float(scale.asnumpy()), int(step.skipped_steps.asnumpy()))
             losses.append(loss_value)
             bar.update(1)
             if (index + 1) % args.log_interval == 0:
