@@ -159,13 +159,15 @@ def train(args: argparse.Namespace) -> Dict[str, float]:
         for index, (images, labels) in enumerate(train_data.epoch_batches(epoch)):
             loss, finite, scale = step(images, labels)
             loss_value = float(loss.asnumpy())
-            if not math.isfinite(loss_value) and not step.check_overflow:
-                last = manager.latest
-                raise TrainingDiverged(
-                    f"loss is {loss_value} at epoch {epoch + 1}, step {index + 1}: training stopped; "
-                    f"last good checkpoint: {last or 'none yet'}. Lower lr, or use loss_scale_type dynamic with amp."
-                )
             if not finite.asnumpy():
+                # Skipping helps only while a lower loss scale can remove the overflow.
+                if not step.check_overflow or float(scale.asnumpy()) <= 1.0:
+                    what = f"loss is {loss_value}" if not math.isfinite(loss_value) else "gradients are not finite"
+                    raise TrainingDiverged(
+                        f"{what} at epoch {epoch + 1}, step {index + 1} (loss scale {float(scale.asnumpy()):g}): "
+                        f"training stopped; last good checkpoint: {manager.latest or 'none yet'}. "
+                        "Lower lr, or use loss_scale_type dynamic with amp."
+                    )
                 _logger.warning("epoch %d step %d: gradients overflowed at loss scale %g; update skipped (%d so far)",
                                 epoch + 1, index + 1, float(scale.asnumpy()), int(step.skipped_steps.asnumpy()))
             losses.append(loss_value)

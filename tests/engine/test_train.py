@@ -97,3 +97,10 @@ def test_diverging_loss_stops_with_the_step_and_last_checkpoint(image_folder, tm
     assert train.main(args) == 2
     err = capsys.readouterr().err
     assert "training stopped" in err and "at epoch 1, step" in err and "last good checkpoint: none yet" in err
+
+
+def test_diverging_loss_stops_a_dynamic_scale_run_once_the_scale_is_one(image_folder, tmp_path, capsys):
+    args = train_args(image_folder, tmp_path / "nan", "--mode", "1", "--lr", "1e30", "--warmup_epochs", "0",
+                      "--loss_scale_type", "dynamic", "--loss_scale", "1")
+    assert train.main(args) == 2
+    assert "training stopped" in capsys.readouterr().err
