@@ -1,6 +1,6 @@
 """Benchmark mindcv against its peers on this machine, side by side in one run.
 
-    python benchmark.py --suite all --mindcv030-venv /tmp/mindcv030   # everything (about 30-40 min on 2 cores)
+    python benchmark.py --suite all --mindcv030-venv /tmp/mindcv030   # everything (over an hour on 2 busy cores)
     python benchmark.py --suite train --models mobilenet_v2_100 --batch_sizes 8 32
     python benchmark.py --suite train --quick --no-peers --out /tmp/bench   # smoke run
 
@@ -26,8 +26,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--models", nargs="+", help="default: mobilenet_v2_075/100/140 (see suites.model_plan)")
     parser.add_argument("--batch_sizes", nargs="+", type=int, help="default: 32, plus 1 and 8 for mobilenet_v2_100")
     parser.add_argument("--resolutions", nargs="+", type=int, help="default: 224, plus 96 and 160 for mobilenet_v2_100")
-    parser.add_argument("--repeats", type=int, default=3, help="rounds; each implementation times --steps steps per round")
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per implementation and round")
+    parser.add_argument("--repeats", type=int, default=6, help="rounds; each implementation times --steps steps per round")
+    parser.add_argument("--steps", type=int, default=1, help="timed steps per implementation and round (few: finer interleaving)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after building")
     parser.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True, help="measure the peers too")
     parser.add_argument("--mindcv030-venv", type=Path, dest="mindcv030_venv",
@@ -54,18 +54,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     elif args.peers:
         print("note: MindCV 0.3.0 skipped (give --mindcv030-venv PATH to measure it; see benchmarks/README.md)")
     settings = suites.Settings(args.steps, args.repeats, args.warmup, args.peers, venv, args.jit_level, args.out)
-    chosen = SUITES if args.suite == "all" else (args.suite,)
-    results = {}
-    for suite in chosen:
+    env = suites.environment(venv)
+    for suite in SUITES if args.suite == "all" else (args.suite,):
         if suite in ("train", "infer"):
             configs = suites.model_plan(args.models, args.batch_sizes, args.resolutions, suite)
-            results[suite] = (suites.run_train if suite == "train" else suites.run_infer)(configs, settings)
+            (suites.run_train if suite == "train" else suites.run_infer)(configs, settings)
         elif suite == "data":
-            results[suite] = suites.run_data(settings)
+            suites.run_data(settings)
         else:
-            processes = (1, 2) if args.msrun else (1,)
-            results[suite] = suites.run_e2e(settings, processes, epochs=1 if args.quick else 2)
-    summary = report.summary_markdown(results, suites.environment(venv))
+            suites.run_e2e(settings, (1, 2) if args.msrun else (1,), epochs=1 if args.quick else 2)
+    # Every suite's CSV in --out, so suites run one at a time still make one summary.
+    summary = report.summary_markdown(suites.read_results(args.out, SUITES), env)
     (args.out / "summary.md").write_text(summary)
     print("\n" + summary)
     return 0

@@ -48,12 +48,12 @@ def make_jpegs(root: Path, count: int = 512, classes: int = 8, size=(500, 375)) 
         Image.fromarray(pixels).save(folder / f"{i:04d}.JPEG", quality=90)
 
 
-def crop_box(width: int, height: int, rng: random.Random) -> tuple:
+def crop_box(width: int, height: int, rng: random.Random, scale: tuple = SCALE, ratio: tuple = RATIO) -> tuple:
     """Random resized crop box (left, top, right, bottom), the usual 10 tries then a centre crop."""
     area = width * height
     for _ in range(10):
-        target = area * rng.uniform(*SCALE)
-        aspect = math.exp(rng.uniform(math.log(RATIO[0]), math.log(RATIO[1])))
+        target = area * rng.uniform(*scale)
+        aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
         w, h = round(math.sqrt(target * aspect)), round(math.sqrt(target / aspect))
         if 0 < w <= width and 0 < h <= height:
             left, top = rng.randint(0, width - w), rng.randint(0, height - h)
@@ -63,11 +63,12 @@ def crop_box(width: int, height: int, rng: random.Random) -> tuple:
     return left, top, left + side, top + side
 
 
-def pil_sample(path: Path) -> np.ndarray:
+def pil_sample(path: Path, size: int = SIZE, scale: tuple = SCALE, ratio: tuple = RATIO) -> np.ndarray:
+    """Decode, random resized crop to `size` (bilinear), flip with probability 0.5, normalize, CHW."""
     rng = random.Random()
     with Image.open(path) as image:
         image = image.convert("RGB")
-        image = image.resize((SIZE, SIZE), Image.Resampling.BILINEAR, box=crop_box(*image.size, rng))
+        image = image.resize((size, size), Image.Resampling.BILINEAR, box=crop_box(*image.size, rng, scale, ratio))
     if rng.random() < 0.5:
         image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     return ((np.asarray(image, np.float32) - MEAN) / STD).transpose(2, 0, 1)

@@ -12,6 +12,8 @@ The train step is what MindCV 0.3.0's train.py builds with its defaults (fixed l
 scale 1, no EMA, clipping or accumulation): `create_trainer` returns a
 mindspore.Model whose train network is called here step by step on one batch.
 """
+import argparse
+
 import mindspore as ms
 import numpy as np
 from mindspore import dataset as ds
@@ -23,6 +25,7 @@ from mindcv.data import create_dataset, create_loader, create_transforms
 from mindcv.loss import create_loss
 from mindcv.models import create_model
 from mindcv.optim import create_optimizer
+from mindcv.scheduler import create_scheduler
 from mindcv.utils import create_trainer
 
 
@@ -67,15 +70,32 @@ def build_data(args):
     return epoch
 
 
+def build_e2e(args):
+    """One epoch of what MindCV 0.3.0's train.py runs (its loader, model, loss, optimizer and
+    mindspore.Model) on the image folder `--folder`, in MindCV's default dataset sink mode."""
+    ds.config.set_seed(0)
+    dataset = create_dataset("", args.folder, "train", shuffle=True, num_parallel_workers=args.workers)
+    transform = create_transforms("", image_resize=args.resolution, is_training=True, scale=tuple(args.scale),
+                                  ratio=tuple(args.ratio), hflip=0.5)
+    loader = create_loader(dataset, args.batch_size, drop_remainder=True, is_training=True, transform=transform,
+                           num_classes=args.num_classes, num_parallel_workers=args.workers)
+    network = create_model(args.model, num_classes=args.num_classes)
+    steps = loader.get_dataset_size()
+    lr = create_scheduler(steps, "cosine_decay", lr=0.1, min_lr=0.0, warmup_epochs=1, decay_epochs=6, num_epochs=7)
+    optimizer = create_optimizer(network, "momentum", lr=lr, momentum=0.9, weight_decay=4e-5)
+    model = create_trainer(network, create_loss("CE", label_smoothing=0.1), optimizer, metrics=None, amp_level="O0",
+                           amp_cast_list=None, loss_scale_type="fixed")
+    return lambda: model.train(1, loader, dataset_sink_mode=args.sink)
+
+
 def main() -> None:
     parser = worker_parser(__doc__.splitlines()[0])
-    parser.add_argument("--folder", help="ImageNet-layout root (data task)")
-    parser.add_argument("--workers", type=int, default=2, help="pipeline threads (data task)")
+    parser.add_argument("--sink", action=argparse.BooleanOptionalAction, default=False, help="e2e task: dataset sink mode")
     args = parser.parse_args()
     assert mindcv.__version__ == "0.3.0", f"expected MindCV 0.3.0, found {mindcv.__version__} at {mindcv.__file__}"
     ms.set_device("CPU")
     ms.set_context(mode=ms.GRAPH_MODE)
-    build = {"train": build_train, "infer": build_infer, "data": build_data}[args.task]
+    build = {"train": build_train, "infer": build_infer, "data": build_data, "e2e": build_e2e}[args.task]
     serve(lambda: build(args), args.warmup)
 
 

@@ -1,10 +1,14 @@
 """The PyTorch peer: the same MobileNetV2 (benchmarks/torch_mobilenetv2.py) on the CPU, NCHW or channels_last."""
 import argparse
+from functools import partial
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
 
+from .data_pipeline import image_files, pil_sample
 from .protocol import model_width
 from .torch_mobilenetv2 import TorchMobileNetV2
 
@@ -50,3 +54,42 @@ def build_infer(args: argparse.Namespace, impl: str) -> Callable[[], None]:
             model(images).numpy()
 
     return forward
+
+
+class _FolderDataset(torch.utils.data.Dataset):
+    """(image, label) from an ImageNet-layout train/ split, the sample made by `transform(path)`."""
+
+    def __init__(self, root: Path, transform: Callable) -> None:
+        self.files = image_files(root)
+        classes = sorted({path.parent.name for path in self.files})
+        self.labels = [classes.index(path.parent.name) for path in self.files]
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple:
+        return torch.from_numpy(self.transform(self.files[index])), self.labels[index]
+
+
+def build_e2e(args: argparse.Namespace, impl: str) -> Callable[[], None]:
+    """One epoch of a plain PyTorch training loop on `--folder`: the demo recipe (PIL random resized
+    crop, flip, normalize; SGD momentum, label smoothing), batches from a DataLoader with `--workers` processes."""
+    transform = partial(pil_sample, size=args.resolution, scale=tuple(args.scale), ratio=tuple(args.ratio))
+    loader = DataLoader(_FolderDataset(Path(args.folder), transform), batch_size=args.batch_size, shuffle=True,
+                        drop_last=True, num_workers=args.workers, persistent_workers=True)
+    torch.manual_seed(0)
+    model = TorchMobileNetV2(model_width(args.model), args.num_classes).to(memory_format=_layout(impl))
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=4e-5)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+
+    def epoch() -> None:
+        for images, labels in loader:
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(images.to(memory_format=_layout(impl))), labels)
+            loss.backward()
+            optimizer.step()
+            loss.item()
+
+    return epoch

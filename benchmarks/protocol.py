@@ -4,7 +4,7 @@ Standard library only: the MindCV 0.3.0 peer imports this file inside its own
 virtual environment. A worker builds its step (compiling, warming up), reports
 `ready`, then waits on stdin:
 
-    run N   time N steps, answer {"times": [seconds, ...]}
+    run N   time N steps (an epoch for the data and e2e tasks), answer {"times": [seconds, ...]}
     quit    answer {"peak_rss_mb": ...} (the process's resident high-water mark) and exit
 
 Answers are single stdout lines starting with MARKER, so library chatter on stdout
@@ -19,7 +19,7 @@ import time
 from typing import Callable
 
 MARKER = "@@bench "
-TASKS = ("train", "infer", "data")
+TASKS = ("train", "infer", "data", "e2e")
 
 
 def worker_parser(description: str) -> argparse.ArgumentParser:
@@ -30,6 +30,10 @@ def worker_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--resolution", type=int, default=224)
     parser.add_argument("--num_classes", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after building")
+    parser.add_argument("--folder", help="data and e2e tasks: ImageNet-layout root with a train/ split")
+    parser.add_argument("--workers", type=int, default=2, help="data and e2e tasks: pipeline threads or processes")
+    parser.add_argument("--scale", type=float, nargs=2, default=(0.08, 1.0), help="e2e task: random resized crop area")
+    parser.add_argument("--ratio", type=float, nargs=2, default=(0.75, 1.333), help="e2e task: random resized crop aspect")
     return parser
 
 

@@ -158,6 +158,7 @@ def result_row(suite: str, config: Config, measurement: Measurement, load_before
         "metric": "",
         "value": "",
         "median_step_ms": "",
+        "min_step_ms": "",
         "steps": len(measurement.times),
         "setup_s": round(measurement.setup_s, 1),
         "peak_rss_mb": round(measurement.peak_rss_mb, 1),
@@ -172,5 +173,6 @@ def result_row(suite: str, config: Config, measurement: Measurement, load_before
             metric="latency_ms" if latency else "images_per_s",
             value=round(step * 1000, 2) if latency else round(images_per_step / step, 2),
             median_step_ms=round(step * 1000, 2),
+            min_step_ms=round(min(measurement.times) * 1000, 2),
         )
     return row

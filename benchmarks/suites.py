@@ -12,6 +12,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
+import yaml
+
 from .runner import MINDCV030, MINDCV030_REQUIREMENTS, REPO, Config, load_average, measure, result_row
 
 MODELS = ("mobilenet_v2_075", "mobilenet_v2_100", "mobilenet_v2_140")
@@ -34,7 +36,7 @@ IMPL_TITLES = {
     MINDCV030: "MindCV 0.3.0",
 }
 CSV_COLUMNS = (
-    "date", "suite", "model", "batch_size", "resolution", "impl", "metric", "value", "median_step_ms", "steps",
+    "date", "suite", "model", "batch_size", "resolution", "impl", "metric", "value", "median_step_ms", "min_step_ms", "steps",
     "setup_s", "peak_rss_mb", "load_1min_before", "load_1min_after", "error",
 )
 
@@ -78,7 +80,7 @@ def _impls(all_impls: Sequence[str], settings: Settings) -> List[str]:
 
 
 def _measure_rows(suite: str, configs: Iterable[Config], impls: Sequence[str], settings: Settings,
-                  images_per_step=lambda config: config.batch_size) -> List[dict]:
+                  images_per_step=lambda config: config.batch_size, write: bool = True) -> List[dict]:
     rows = []
     worker_args = {"mindcv": ("--jit_level", settings.jit_level)} if suite != "data" else {}
     for config in configs:
@@ -91,7 +93,8 @@ def _measure_rows(suite: str, configs: Iterable[Config], impls: Sequence[str], s
             rows.append(row)
             shown = f"{row['value']} {row['metric']}" if row["value"] != "" else f"FAILED: {row['error']}"
             print(f"    {impl:<16} {shown}  peak {row['peak_rss_mb']} MB", flush=True)
-    write_csv(settings.out / f"{suite}.csv", rows)
+    if write:
+        write_csv(settings.out / f"{suite}.csv", rows)
     return rows
 
 
@@ -134,44 +137,63 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_e2e(settings: Settings, process_counts: Sequence[int] = (1, 2), epochs: int = 2) -> List[dict]:
-    """train.py on the embedded dataset with the demo config (32 px, batch 64), epochs without validation.
+def _demo_recipe() -> dict:
+    with open(DEMO_CONFIG) as f:
+        return yaml.safe_load(f)
 
-    Images/s per process come from summary.csv: epoch 1 includes graph compilation, the
-    last epoch is the steady state. More than one process runs under msrun (data parallel).
+
+def _train_py_rows(processes: int, epochs: int) -> List[dict]:
+    """Run train.py (under msrun for several processes); one row per epoch from its summary.csv."""
+    recipe = _demo_recipe()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="mindcv-bench-e2e-") as scratch:
+        save_dir = Path(scratch) / "ckpt"
+        command = _train_py(processes, save_dir, epochs, Path(scratch) / "msrun")
+        print(f"[e2e] {' '.join(command)}", flush=True)
+        before = load_average()
+        done = subprocess.run(command, cwd=scratch, env=dict(os.environ, GLOG_v="3"), capture_output=True, text=True)
+        after = load_average()
+        summary = save_dir / "summary.csv"
+        failed = done.returncode != 0 or not summary.is_file()
+        error = (done.stderr or done.stdout).strip().splitlines()[-1:] if failed else []
+        epochs_done = [] if failed else list(csv.DictReader(open(summary)))
+        for epoch in epochs_done or [{"epoch": "?"}]:
+            rate = float(epoch["images_per_second"]) / processes if "images_per_second" in epoch else None
+            rows.append({
+                "date": datetime.datetime.now().isoformat(timespec="seconds"), "suite": "e2e", "model": recipe["model"],
+                "batch_size": recipe["batch_size"], "resolution": recipe["image_resize"],
+                "impl": f"mindcv train.py, {processes} process{'es' if processes > 1 else ''}, epoch {epoch['epoch']}",
+                "metric": "images_per_s_per_process" if rate else "", "value": round(rate, 2) if rate else "",
+                "median_step_ms": round(recipe["batch_size"] / rate * 1000, 2) if rate else "", "min_step_ms": "", "steps": "",
+                "setup_s": "", "peak_rss_mb": "", "load_1min_before": round(before, 2), "load_1min_after": round(after, 2),
+                "error": error[0] if error else "",
+            })
+    return rows
+
+
+def run_e2e(settings: Settings, process_counts: Sequence[int] = (1, 2), epochs: int = 2) -> List[dict]:
+    """Training on the embedded dataset with the demo recipe (32 px, batch 64), no validation.
+
+    Ours is train.py with the demo config, images/s per process from its summary.csv (epoch 1
+    includes graph compilation; the last epoch is the steady state), also under msrun. The
+    peers (a PyTorch channels_last loop with a PIL DataLoader, MindCV 0.3.0's Model.train)
+    run the same recipe on the same folder: one untimed epoch, then `epochs - 1` timed ones.
     """
+    from mindcv.data import prepare_fashion_mnist
+
     rows = []
     for processes in process_counts:
-        with tempfile.TemporaryDirectory(prefix="mindcv-bench-e2e-") as scratch:
-            save_dir = Path(scratch) / "ckpt"
-            command = _train_py(processes, save_dir, epochs, Path(scratch) / "msrun")
-            print(f"[e2e] train.py, {processes} process(es): {' '.join(command)}", flush=True)
-            before = load_average()
-            done = subprocess.run(command, cwd=scratch, env=dict(os.environ, GLOG_v="3"), capture_output=True, text=True)
-            after = load_average()
-            summary = save_dir / "summary.csv"
-            error = "" if done.returncode == 0 and summary.is_file() else (done.stderr or done.stdout)[-500:]
-            epochs_read = list(csv.DictReader(open(summary))) if not error else []
-            for epoch in epochs_read or [{}]:
-                rate = float(epoch["images_per_second"]) / processes if epoch else None
-                rows.append({
-                    "date": datetime.datetime.now().isoformat(timespec="seconds"),
-                    "suite": "e2e",
-                    "model": GROWTH_MODEL,
-                    "batch_size": 64,
-                    "resolution": 32,
-                    "impl": f"mindcv train.py x{processes}" + (f" epoch {epoch['epoch']}" if epoch else ""),
-                    "metric": "images_per_s_per_process" if epoch else "",
-                    "value": round(rate, 1) if epoch else "",
-                    "median_step_ms": round(64 / rate * 1000, 2) if epoch else "",
-                    "steps": "",
-                    "setup_s": "",
-                    "peak_rss_mb": "",
-                    "load_1min_before": round(before, 2),
-                    "load_1min_after": round(after, 2),
-                    "error": error.strip().splitlines()[-1] if error else "",
-                })
-                print(f"    {rows[-1]['impl']:<28} {rows[-1]['value']} images/s per process {rows[-1]['error']}", flush=True)
+        rows += _train_py_rows(processes, epochs)
+    impls = [i for i in ("torch-cl", MINDCV030) if settings.peers and (i != MINDCV030 or settings.venv is not None)]
+    if impls:
+        recipe = _demo_recipe()
+        folder = prepare_fashion_mnist()
+        images = len(list((folder / "train").rglob("*.png"))) // recipe["batch_size"] * recipe["batch_size"]
+        extra = ("--folder", str(folder), "--num_classes", str(recipe["num_classes"]), "--workers",
+                 str(recipe["num_parallel_workers"]), "--scale", *map(str, recipe["scale"]), "--ratio", *map(str, recipe["ratio"]))
+        config = Config("e2e", recipe["model"], recipe["batch_size"], recipe["image_resize"], extra)
+        peer_settings = Settings(max(1, epochs - 1), 1, 1, True, settings.venv, settings.jit_level, settings.out)
+        rows += _measure_rows("e2e", [config], impls, peer_settings, images_per_step=lambda _: images, write=False)
     write_csv(settings.out / "e2e.csv", rows)
     return rows
 
@@ -182,6 +204,17 @@ def write_csv(path: Path, rows: List[dict]) -> None:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
+
+
+def read_results(folder: Path, suites: Sequence[str]) -> Dict[str, List[dict]]:
+    """The rows of each suite's CSV found in `folder`."""
+    results = {}
+    for suite in suites:
+        path = folder / f"{suite}.csv"
+        if path.is_file():
+            with open(path, newline="") as f:
+                results[suite] = list(csv.DictReader(f))
+    return results
 
 
 def ensure_mindcv030_venv(path: Path) -> Path:

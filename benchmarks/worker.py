@@ -29,8 +29,6 @@ def main() -> None:
     parser = worker_parser(__doc__.splitlines()[0])
     parser.add_argument("--impl", choices=IMPLS, required=True)
     parser.add_argument("--jit_level", default="O0", help="MindSpore graph-mode jit level (mindcv only)")
-    parser.add_argument("--folder", help="ImageNet-layout root (data task)")
-    parser.add_argument("--workers", type=int, default=2, help="pipeline threads or processes (data task)")
     args = parser.parse_args()
     if args.task == "data":
         serve(lambda: data_epochs(args), args.warmup)
@@ -43,7 +41,9 @@ def main() -> None:
         from . import ours as backend
 
         backend.setup(args.jit_level)
-    build = backend.build_train if args.task == "train" else backend.build_infer
+    if args.task == "e2e" and not args.impl.startswith("torch"):
+        parser.error("the e2e task of mindcv is train.py itself")
+    build = {"train": backend.build_train, "infer": backend.build_infer, "e2e": getattr(backend, "build_e2e", None)}[args.task]
     serve(lambda: build(args, args.impl), args.warmup)
 
 

