@@ -72,7 +72,7 @@ def build_data(args):
 
 def build_e2e(args):
     """One epoch of what MindCV 0.3.0's train.py runs (its loader, model, loss, optimizer and
-    mindspore.Model) on the image folder `--folder`, in MindCV's default dataset sink mode."""
+    mindspore.Model) on the image folder `--folder`."""
     ds.config.set_seed(0)
     dataset = create_dataset("", args.folder, "train", shuffle=True, num_parallel_workers=args.workers)
     transform = create_transforms("", image_resize=args.resolution, is_training=True, scale=tuple(args.scale),
@@ -90,7 +90,8 @@ def build_e2e(args):
 
 def main() -> None:
     parser = worker_parser(__doc__.splitlines()[0])
-    parser.add_argument("--sink", action=argparse.BooleanOptionalAction, default=False, help="e2e task: dataset sink mode")
+    parser.add_argument("--sink", action=argparse.BooleanOptionalAction, default=True,
+                        help="e2e task: dataset sink mode (the default of MindCV 0.3.0's train.py)")
     args = parser.parse_args()
     assert mindcv.__version__ == "0.3.0", f"expected MindCV 0.3.0, found {mindcv.__version__} at {mindcv.__file__}"
     ms.set_device("CPU")

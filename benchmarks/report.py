@@ -53,7 +53,9 @@ def comparison_table(rows: List[dict]) -> str:
 
 def summary_markdown(results: Dict[str, List[dict]], env: Dict[str, str]) -> str:
     parts = [f"Measured {env['date']} on {env['machine']}; {env['versions']}. "
-             f"Load average (1 min) at start: {env['load_1min_at_start']}."]
+             f"Load average (1 min) at start: {env['load_1min_at_start']}. A peer's cell reads `value (ratio)`: "
+             "ratio = speed of the fastest mindcv column of that row / the peer's speed (for latency, the inverse "
+             "ratio of milliseconds); above 1 mindcv is faster."]
     for suite in ("train", "infer", "data"):
         if results.get(suite):
             parts.append(f"\n**{suite}**\n\n" + comparison_table(results[suite]))
@@ -61,8 +63,9 @@ def summary_markdown(results: Dict[str, List[dict]], env: Dict[str, str]) -> str
     if consumption:
         parts.append(f"\nData pipeline vs train step consumption at 224: {consumption}.")
     if results.get("e2e"):
-        parts.append("\n**e2e** (embedded dataset, demo recipe: 32 px, batch 64; ratio: mindcv train.py, "
-                     "1 process, last epoch / this run)\n\n" + _e2e_table(results["e2e"]))
+        first = results["e2e"][0]
+        parts.append(f"\n**e2e** (embedded dataset, demo recipe: {first['resolution']} px, batch {first['batch_size']}; "
+                     "ratio: mindcv train.py, 1 process, last epoch / this run)\n\n" + _e2e_table(results["e2e"]))
     return "\n".join(parts) + "\n"
 
 
