@@ -50,7 +50,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     venv = None
     if args.peers and args.mindcv030_venv is not None:
-        venv = suites.ensure_mindcv030_venv(args.mindcv030_venv)
+        try:
+            venv = suites.ensure_mindcv030_venv(args.mindcv030_venv)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     elif args.peers:
         print("note: MindCV 0.3.0 skipped (give --mindcv030-venv PATH to measure it; see benchmarks/README.md)")
     settings = suites.Settings(args.steps, args.repeats, args.warmup, args.peers, venv, args.jit_level, args.out)

@@ -95,10 +95,11 @@ def mindspore_epochs(root: Path, size: int = SIZE, batch_size: int = BATCH, work
     dataset = create_dataset("imagenet", root, "train", shuffle=True, num_parallel_workers=workers)
     transform = create_transforms("imagenet", image_resize=size, is_training=True, scale=SCALE, ratio=RATIO, hflip=0.5)
     loader = create_loader(dataset, batch_size, is_training=True, transform=transform, num_parallel_workers=workers)
-    iterator = loader.create_tuple_iterator(output_numpy=True, num_epochs=-1)
 
     def epoch() -> None:
-        for _ in iterator:  # each pass over the iterator is one epoch
+        # A fresh iterator per epoch, as the trainer makes: a long-lived one would prefetch
+        # the next epoch while idle, which an alternating benchmark would count as free.
+        for _ in loader.create_tuple_iterator(output_numpy=True, num_epochs=1):
             pass
 
     return epoch

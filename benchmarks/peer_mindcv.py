@@ -61,10 +61,9 @@ def build_data(args):
     transform = create_transforms("imagenet", image_resize=args.resolution, is_training=True)
     loader = create_loader(dataset, args.batch_size, is_training=True, transform=transform,
                            num_parallel_workers=args.workers)
-    iterator = loader.create_tuple_iterator(output_numpy=True, num_epochs=-1)
 
     def epoch() -> None:
-        for _ in iterator:
+        for _ in loader.create_tuple_iterator(output_numpy=True, num_epochs=1):  # as in data_pipeline.py
             pass
 
     return epoch

@@ -82,7 +82,7 @@ def _impls(all_impls: Sequence[str], settings: Settings) -> List[str]:
 def _measure_rows(suite: str, configs: Iterable[Config], impls: Sequence[str], settings: Settings,
                   images_per_step=lambda config: config.batch_size, write: bool = True) -> List[dict]:
     rows = []
-    worker_args = {"mindcv": ("--jit_level", settings.jit_level)} if suite != "data" else {}
+    worker_args = {"mindcv": ("--jit_level", settings.jit_level)}
     for config in configs:
         print(f"[{suite}] {config.model} batch {config.batch_size} at {config.resolution}: {', '.join(impls)}", flush=True)
         before = load_average()
@@ -116,9 +116,7 @@ def run_data(settings: Settings, folder: Optional[Path] = None) -> List[dict]:
             make_jpegs(root, DATA_IMAGES)
         images = len(image_files(root))
         config = Config("data", "-", DATA_BATCH, DATA_RESOLUTION, ("--folder", str(root)))
-        impls = ["mindcv", "pil", MINDCV030] if settings.peers else ["mindcv"]
-        impls = [i for i in impls if i != MINDCV030 or settings.venv is not None]
-        return _measure_rows("data", [config], impls, settings, images_per_step=lambda _: images)
+        return _measure_rows("data", [config], _impls(DATA_IMPLS, settings), settings, images_per_step=lambda _: images)
 
 
 def _train_py(processes: int, save_dir: Path, epochs: int, log_dir: Path) -> List[str]:
@@ -184,7 +182,7 @@ def run_e2e(settings: Settings, process_counts: Sequence[int] = (1, 2), epochs: 
     rows = []
     for processes in process_counts:
         rows += _train_py_rows(processes, epochs)
-    impls = [i for i in ("torch-cl", MINDCV030) if settings.peers and (i != MINDCV030 or settings.venv is not None)]
+    impls = _impls(("torch-cl", MINDCV030), settings)  # the peers only: ours is train.py above
     if impls:
         recipe = _demo_recipe()
         folder = prepare_fashion_mnist()
