@@ -1,4 +1,12 @@
 """Errors a user can fix. Entry points print their message without a traceback."""
+import difflib
+from typing import Iterable
+
+
+def did_you_mean(word: object, candidates: Iterable, n: int = 1, cutoff: float = 0.4) -> str:
+    """`; did you mean 'x'?` naming the closest candidates to `word`, or "" when none is close."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=n, cutoff=cutoff)
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
 class MindCVError(Exception):

@@ -1,13 +1,12 @@
 """Resolve a run's settings: defaults, then a YAML file, then the command line."""
 import argparse
-import difflib
 import logging
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from .schema import IGNORED_KEYS, LEGACY_KEYS, LEGACY_VALUES, OPTIONS, SCHEMA, Option
 
 _logger = logging.getLogger(__name__)
@@ -25,11 +24,6 @@ _NON_NEGATIVE = {
     "mixup", "cutmix", "val_batch_size", "aug_repeats", "num_samples", "drop_rate", "eps",
 }
 _UNIT_INTERVAL = {"hflip", "vflip", "re_prob", "cutmix_prob", "label_smoothing", "ema_decay", "crop_pct", "drop_rate"}
-
-
-def _nearest(word: str, candidates: Sequence[Any]) -> str:
-    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.4)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _fail(option: Option, source: str, problem: str) -> ConfigError:
@@ -98,7 +92,7 @@ def _checked(option: Option, value: Any, source: str) -> Any:
     if value is None:
         return value
     if option.choices and value not in option.choices:
-        raise _fail(option, source, f"'{value}' is not one of {', '.join(map(str, option.choices))}{_nearest(value, option.choices)}")
+        raise _fail(option, source, f"'{value}' is not one of {', '.join(map(str, option.choices))}{did_you_mean(value, option.choices)}")
     name = option.name
     if name in _POSITIVE and value <= 0:
         raise _fail(option, source, f"must be positive, got {value}")
@@ -110,7 +104,7 @@ def _checked(option: Option, value: Any, source: str) -> Any:
 
 
 def _unknown_key(key: str, source: str, schema: Dict[str, Option]) -> ConfigError:
-    return ConfigError(f"unknown config key '{key}' ({source}){_nearest(key, schema)}")
+    return ConfigError(f"unknown config key '{key}' ({source}){did_you_mean(key, schema)}")
 
 
 def _options(extra_options: Sequence[Option]) -> Tuple[Tuple[Option, ...], Dict[str, Option]]:

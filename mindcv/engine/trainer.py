@@ -6,7 +6,7 @@ import math
 import shutil
 import time
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict
 
 import mindspore as ms
 import numpy as np

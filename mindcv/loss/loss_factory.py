@@ -1,11 +1,10 @@
 """create_loss: classification losses by MindCV's names."""
-import difflib
 from typing import Optional, Sequence, Union
 
 import mindspore as ms
 from mindspore import Tensor, nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from .binary_cross_entropy import BinaryCrossEntropySmooth
 from .cross_entropy import CrossEntropySmooth
 
@@ -31,8 +30,7 @@ def create_loss(
     """
     loss_cls = _LOSSES.get(str(name).lower())
     if loss_cls is None:
-        close = difflib.get_close_matches(str(name).upper(), LOSS_NAMES, n=1, cutoff=0.3)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(str(name).upper(), LOSS_NAMES, cutoff=0.3)
         raise ConfigError(f"unknown loss '{name}'{hint} (choose from {', '.join(LOSS_NAMES)}, any case)")
     if reduction not in REDUCTIONS:
         raise ConfigError(f"reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")

@@ -3,7 +3,6 @@
 Parameter names follow MindCV, so its published checkpoints load unchanged.
 """
 import math
-from typing import Optional
 
 from mindspore import Tensor, nn
 from mindspore.common.initializer import Normal, One, Zero, initializer

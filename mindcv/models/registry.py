@@ -1,11 +1,10 @@
 """Model registry: names -> entry points, each with its pretrained config."""
-import difflib
 import fnmatch
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from ..constants import DEFAULT_CROP_PCT, IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from ..errors import MindCVError
+from ..errors import MindCVError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -83,8 +82,7 @@ def is_model(model_name: str) -> bool:
 
 
 def _unknown(model_name: str) -> MindCVError:
-    close = difflib.get_close_matches(model_name, _entrypoints, n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(model_name, _entrypoints, n=3, cutoff=0.5)
     return MindCVError(f"unknown model '{model_name}'{hint} (mindcv.list_models() lists all)")
 
 

@@ -1,5 +1,4 @@
 """create_optimizer: MindSpore optimizers by MindCV's names and arguments."""
-import difflib
 from numbers import Real
 from typing import Iterable, List, Sequence, Union
 
@@ -7,7 +6,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import Parameter, Tensor, nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from .adamw import LossScaledAdamWeightDecay
 from .param_groups import WEIGHT_DECAY_FILTERS, weight_decay_groups
 
@@ -85,9 +84,7 @@ def create_optimizer(
 
 def _choice(arg: str, value: str, choices: Sequence[str]) -> str:
     if value not in choices:
-        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.4)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise ConfigError(f"unknown {arg} '{value}'{hint} (choose from {', '.join(choices)})")
+        raise ConfigError(f"unknown {arg} '{value}'{did_you_mean(value, choices)} (choose from {', '.join(choices)})")
     return value
 
 

@@ -1,12 +1,11 @@
 """create_scheduler: per-step learning rates, with MindCV's names and argument meanings."""
-import difflib
 import logging
 from numbers import Real
 from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from .lr_curves import (
     cosine_anneal,
     cosine_decay,
@@ -103,8 +102,7 @@ def _resolve_name(scheduler: str) -> str:
     name = str(scheduler).lower()
     name = _ALIASES.get(name, name)
     if name not in SCHEDULER_NAMES:
-        close = difflib.get_close_matches(name, SCHEDULER_NAMES, n=1, cutoff=0.4)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(name, SCHEDULER_NAMES)
         raise ConfigError(f"unknown scheduler '{scheduler}'{hint} (choose from {', '.join(SCHEDULER_NAMES)})")
     return name
 
