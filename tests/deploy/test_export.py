@@ -3,7 +3,6 @@ import importlib.util
 import io
 from pathlib import Path
 
-import numpy as np
 import onnx
 import pytest
 from random_network import IMAGE_SHAPE, MODEL, NUM_CLASSES

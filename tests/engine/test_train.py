@@ -4,7 +4,6 @@ import shutil
 
 import mindspore as ms
 import numpy as np
-import pytest
 import yaml
 
 import mindcv
