@@ -9,6 +9,7 @@ from typing import Dict, List, Optional, Union
 from mindspore import nn
 
 from ..errors import CheckpointError
+from ..fileio import write_text_atomic
 from .io import load_checkpoint, save_checkpoint
 
 _logger = logging.getLogger(__name__)
@@ -54,9 +55,7 @@ class CheckpointManager:
             partial.unlink(missing_ok=True)
 
     def _write_index(self) -> None:
-        tmp = self.save_dir / f".{INDEX_FILE}.tmp"
-        tmp.write_text(json.dumps(self.records, indent=1))
-        os.replace(tmp, self.save_dir / INDEX_FILE)
+        write_text_atomic(self.save_dir / INDEX_FILE, json.dumps(self.records, indent=1))
 
     def save(
         self,

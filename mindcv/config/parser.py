@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import yaml
 
 from ..errors import ConfigError, did_you_mean
+from ..fileio import write_text_atomic
 from .schema import IGNORED_KEYS, LEGACY_KEYS, LEGACY_VALUES, OPTIONS, SCHEMA, Option
 
 _logger = logging.getLogger(__name__)
@@ -196,4 +197,4 @@ def config_to_dict(args: argparse.Namespace) -> Dict[str, Any]:
 def save_config(args: argparse.Namespace, path: str) -> None:
     """Write the resolved settings as a YAML file that `-c` reads back unchanged."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(yaml.safe_dump(config_to_dict(args), sort_keys=False))
+    write_text_atomic(path, yaml.safe_dump(config_to_dict(args), sort_keys=False))

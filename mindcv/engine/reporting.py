@@ -1,11 +1,14 @@
 """What a run tells its user: log lines, a progress bar, and summary.csv."""
 import csv
+import io
 import logging
 import sys
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
 from tqdm import tqdm
+
+from ..fileio import write_text_atomic
 
 SUMMARY_FIELDS = ("epoch", "lr", "train_loss", "val_top1", "val_top5", "val_loss", "epoch_time_s", "images_per_second", "skipped_steps")
 
@@ -50,10 +53,11 @@ class SummaryWriter:
         """Forget rows of epochs a resumed run will train again."""
         with open(self.path, newline="") as f:
             rows = [r for r in csv.DictReader(f) if int(r["epoch"]) < epoch]
-        with open(self.path, "w", newline="") as f:
-            writer = csv.DictWriter(f, self.fields)
-            writer.writeheader()
-            writer.writerows(rows)
+        text = io.StringIO()
+        writer = csv.DictWriter(text, self.fields)
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text_atomic(self.path, text.getvalue())
 
     def write(self, row: Dict[str, object]) -> None:
         with open(self.path, "a", newline="") as f:
