@@ -1,4 +1,5 @@
 """Export a network to MINDIR or ONNX, and check the exported file against it."""
+import copy
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ import numpy as np
 from mindspore import nn
 
 from ..errors import MindCVError
+from ..models.layers import set_custom_kernels
 
 PathLike = Union[str, os.PathLike]
 
@@ -41,6 +43,8 @@ def export_network(
     MINDIR gets a dynamic batch dimension; ONNX, which MindSpore exports only with
     static shapes (opset 11), gets `batch_size`. The file is written under a temporary
     name and renamed, so it appears complete or not at all. Returns its path.
+    mindcv's CPU kernels are switched off in the exported copy: the file holds
+    MindSpore's standard operators only, so it runs anywhere.
     """
     ms_format, suffix = _format(file_format)
     path = export_path(output, file_format)
@@ -49,6 +53,7 @@ def export_network(
         example = ms.Tensor(shape=[None, *image_shape], dtype=ms.float32)
     else:
         example = ms.Tensor(np.zeros((batch_size, *image_shape), dtype=np.float32))
+    network = set_custom_kernels(copy.deepcopy(network), False)
     network.set_train(False)
     # Same folder and suffix: the rename stays on one file system and MindSpore adds no second suffix.
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{suffix}")

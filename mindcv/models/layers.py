@@ -1,7 +1,10 @@
 """Small building blocks shared by the model files."""
 from typing import List, Optional
 
+import mindspore as ms
 from mindspore import Tensor, nn, ops
+
+from ..kernels import depthwise_conv3x3, kernel_available
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: Optional[int] = None) -> int:
@@ -26,22 +29,54 @@ def conv_norm_act(
     A list, not a cell, so callers can splice it into one SequentialCell and keep
     MindCV's flat parameter names (`features.1.gamma`, `layers.4.beta`, ...).
     """
-    cells = [
-        nn.Conv2d(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            pad_mode="pad",
-            padding=kernel_size // 2,
-            group=groups,
-            has_bias=False,
-        ),
-        nn.BatchNorm2d(out_channels),
-    ]
+    if groups == in_channels == out_channels and groups > 1:
+        conv = DepthwiseConv2d(in_channels, kernel_size, stride)
+    else:
+        conv = nn.Conv2d(
+            in_channels, out_channels, kernel_size, stride, pad_mode="pad", padding=kernel_size // 2, group=groups, has_bias=False
+        )
+    cells = [conv, nn.BatchNorm2d(out_channels)]
     if activation:
         cells.append(nn.ReLU6())
     return cells
+
+
+class DepthwiseConv2d(nn.Conv2d):
+    """Depthwise convolution (one filter per channel, no bias), a drop-in `nn.Conv2d`.
+
+    On the CPU a 3x3 float32 convolution with stride 1 or 2 runs on mindcv's C++
+    kernel (`mindcv.kernels`), built on first use; MindSpore's own grouped convolution
+    is 3-20x slower there. Elsewhere, or with `custom_kernel=False`, it is `nn.Conv2d`.
+    Set `custom_kernel` before the cell's first call: graph mode compiles the choice in.
+    """
+
+    def __init__(self, channels: int, kernel_size: int = 3, stride: int = 1) -> None:
+        super().__init__(
+            channels, channels, kernel_size, stride, pad_mode="pad", padding=kernel_size // 2, group=channels, has_bias=False
+        )
+        self.use_custom_kernel(True)
+
+    def use_custom_kernel(self, enabled: bool) -> None:
+        """Run on mindcv's kernel where it applies (`enabled`), else on MindSpore's convolution."""
+        stride = self.stride[0]
+        self.custom_kernel = enabled and self.kernel_size == (3, 3) and stride == self.stride[1] and stride in (1, 2)
+        self.custom_kernel = self.custom_kernel and kernel_available()
+
+    def construct(self, x: Tensor) -> Tensor:
+        if self.custom_kernel and x.dtype == ms.float32:
+            # Resolved while compiling (a cached primitive, not an attribute: cells holding
+            # Custom primitives cannot be deep-copied, and fold_batchnorm copies).
+            return depthwise_conv3x3(self.stride[0])(x, self.weight)
+        return self.conv2d(x, self.weight)
+
+
+def set_custom_kernels(network: nn.Cell, enabled: bool) -> nn.Cell:
+    """Switch mindcv's CPU kernels on or off in every cell of `network` (before it first runs);
+    exports switch them off, since their graphs must hold MindSpore's standard operators only."""
+    for _, cell in network.cells_and_names():
+        if isinstance(cell, DepthwiseConv2d):
+            cell.use_custom_kernel(enabled)
+    return network
 
 
 class Dropout(nn.Cell):

@@ -9,6 +9,7 @@ from random_network import IMAGE_SHAPE, MODEL, NUM_CLASSES
 
 from mindcv import save_checkpoint
 from mindcv.deploy import check_exported, export_network
+from mindcv.kernels import kernel_available
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,6 +65,18 @@ def test_unfolded_export_keeps_batchnorm_and_agrees(tmp_path, network):
     assert "BatchNormalization" in onnx_ops(path)
     (result,) = check_exported(network, path, IMAGE_SHAPE, (1,))
     assert result.ok and result.max_abs_diff <= 1e-5 * result.max_abs_output
+
+
+def test_exports_hold_standard_operators_only(tmp_path, network):
+    """mindcv's C++ depthwise kernel speeds up the network on the CPU, never the exported files."""
+    if not kernel_available():
+        pytest.skip("no C++ compiler: the network has no custom kernels to leave out")
+    assert any(getattr(cell, "custom_kernel", False) for _, cell in network.cells_and_names())
+    onnx_path = export_network(network, tmp_path / "plain", "onnx", IMAGE_SHAPE, batch_size=1)
+    assert "Custom" not in onnx_ops(onnx_path)
+    mindir_path = export_network(network, tmp_path / "plain", "mindir", IMAGE_SHAPE)
+    assert b"Custom" not in mindir_path.read_bytes() and b"depthwise_conv" not in mindir_path.read_bytes()
+    assert all(r.ok for r in check_exported(network, mindir_path, IMAGE_SHAPE, (2,)))
 
 
 def test_fold_bn_is_a_real_boolean_flag():
