@@ -3,13 +3,15 @@
     python -m benchmarks.worker --impl mindcv --task train --model mobilenet_v2_100 --batch_size 32
 """
 import argparse
+import os
 from multiprocessing import Pool
 from pathlib import Path
 from typing import Callable
 
 from .protocol import serve, worker_parser
+from .runner import MINDCV_MSCONV
 
-IMPLS = ("mindcv", "mindcv-mindir", "mindcv-onnx", "torch-nchw", "torch-cl", "pil")
+IMPLS = ("mindcv", MINDCV_MSCONV, "mindcv-mindir", "mindcv-onnx", "torch-nchw", "torch-cl", "pil")
 
 
 def data_epochs(args: argparse.Namespace) -> Callable[[], None]:
@@ -38,6 +40,8 @@ def main() -> None:
     if args.impl.startswith("torch"):
         from . import peers_torch as backend
     else:
+        if args.impl == MINDCV_MSCONV:
+            os.environ["MINDCV_CUSTOM_KERNELS"] = "0"  # read when the first model is built
         from . import ours as backend
 
         backend.setup(args.jit_level)
