@@ -171,7 +171,7 @@ def _train_py_rows(processes: int, epochs: int) -> List[dict]:
 
 
 def run_e2e(settings: Settings, process_counts: Sequence[int] = (1, 2), epochs: int = 2) -> List[dict]:
-    """Training on the embedded dataset with the demo recipe (32 px, batch 64), no validation.
+    """Training on the embedded dataset with the demo recipe (its resolution and batch size), no validation.
 
     Ours is train.py with the demo config, images/s per process from its summary.csv (epoch 1
     includes graph compilation; the last epoch is the steady state), also under msrun. The
