@@ -1,5 +1,6 @@
 """mindcv's C++ depthwise kernel against MindSpore's grouped convolution."""
 import copy
+import logging
 
 import mindspore as ms
 import numpy as np
@@ -121,7 +122,14 @@ def test_builds_once_into_the_cache_atomically(fresh_build_cache):
 
 def test_missing_compiler_falls_back_with_a_warning(fresh_build_cache, monkeypatch, caplog):
     monkeypatch.setenv("CXX", "/nonexistent/c++")
-    assert build.build_library(depthwise.SOURCE) is None
+    # Listen on the module's logger itself: train.py's logging setup (run in-process by
+    # other tests) stops mindcv's records from reaching the root logger caplog watches.
+    logger = logging.getLogger(build.__name__)
+    logger.addHandler(caplog.handler)
+    try:
+        assert build.build_library(depthwise.SOURCE) is None
+    finally:
+        logger.removeHandler(caplog.handler)
     assert "could not compile depthwise_conv.cc" in caplog.text
     assert not DepthwiseConv2d(8, 3, 1).custom_kernel
     assert not any(fresh_build_cache.glob("*"))
