@@ -37,9 +37,9 @@ def _compiler() -> Optional[str]:
 def build_library(source_name: str) -> Optional[Path]:
     """Path of the compiled shared library for `source_name` (a .cc file in this folder).
 
-    None, with one warning, when kernels are disabled (`MINDCV_CUSTOM_KERNELS=0`), the
-    platform is not Linux, no C++ compiler is found or compilation fails; callers then
-    use MindSpore's own operators. The library is written under a temporary name and
+    None when kernels are disabled (`MINDCV_CUSTOM_KERNELS=0`), and with one warning when
+    the platform is not Linux, no C++ compiler is found or compilation fails; callers
+    then use MindSpore's own operators. The library is written under a temporary name and
     renamed, so processes building it at once (the ranks of one machine) never load half a file.
     """
     if os.environ.get(DISABLE_ENV, "1") == "0":

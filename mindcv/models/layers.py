@@ -5,6 +5,7 @@ import mindspore as ms
 from mindspore import Tensor, nn, ops
 
 from ..kernels import depthwise_conv3x3, kernel_available
+from ..kernels.depthwise import STRIDES as KERNEL_STRIDES
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: Optional[int] = None) -> int:
@@ -46,8 +47,8 @@ class DepthwiseConv2d(nn.Conv2d):
 
     On the CPU a 3x3 float32 convolution with stride 1 or 2 runs on mindcv's C++
     kernel (`mindcv.kernels`), built on first use; MindSpore's own grouped convolution
-    is 3-20x slower there. Elsewhere, or with `custom_kernel=False`, it is `nn.Conv2d`.
-    Set `custom_kernel` before the cell's first call: graph mode compiles the choice in.
+    is 3-20x slower there. Elsewhere, or after `use_custom_kernel(False)`, it is `nn.Conv2d`.
+    Choose before the cell's first call: graph mode compiles the choice in.
     """
 
     def __init__(self, channels: int, kernel_size: int = 3, stride: int = 1) -> None:
@@ -59,8 +60,8 @@ class DepthwiseConv2d(nn.Conv2d):
     def use_custom_kernel(self, enabled: bool) -> None:
         """Run on mindcv's kernel where it applies (`enabled`), else on MindSpore's convolution."""
         stride = self.stride[0]
-        self.custom_kernel = enabled and self.kernel_size == (3, 3) and stride == self.stride[1] and stride in (1, 2)
-        self.custom_kernel = self.custom_kernel and kernel_available()
+        applies = self.kernel_size == (3, 3) and stride == self.stride[1] and stride in KERNEL_STRIDES
+        self.custom_kernel = enabled and applies and kernel_available()
 
     def construct(self, x: Tensor) -> Tensor:
         if self.custom_kernel and x.dtype == ms.float32:
