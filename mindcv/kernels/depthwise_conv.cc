@@ -43,97 +43,167 @@ Plane plane_of(const int64_t *x_shape, const int64_t *y_shape) {
   return {x_shape[0], x_shape[1], x_shape[2], x_shape[3], y_shape[2], y_shape[3]};
 }
 
-// Copy one HxW plane into the middle of a zeroed (H+2)x(W+2) buffer.
-void pad_plane(const float *src, int64_t h, int64_t w, float *dst) {
-  const int64_t pw = w + 2;
-  std::fill(dst, dst + (h + 2) * pw, 0.0f);
-  for (int64_t r = 0; r < h; ++r) std::memcpy(dst + (r + 1) * pw + 1, src + r * w, w * sizeof(float));
+// Dot product in eight fixed lanes: vectorises without -ffast-math and sums in one order.
+template <typename Load>
+float lane_dot(int64_t count, const float *a, const Load &b) {
+  float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t k = 0;
+  for (; k + 8 <= count; k += 8)
+    for (int l = 0; l < 8; ++l) lanes[l] += a[k + l] * b(k + l);
+  for (; k < count; ++k) lanes[0] += a[k] * b(k);
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
 }
 
-template <int S>
-void forward(const float *x, const float *weight, float *y, const Plane &p) {
-  const int64_t planes = p.n * p.c, pw = p.w + 2;
-  parallel_for(planes, [&](int64_t begin, int64_t end) {
-    std::vector<float> padded((p.h + 2) * pw);
+// Stride 1 works on the flattened plane: tap (i, j) pairs output p with input p + (i-1)*w + (j-1).
+// Rows out of range are cut from [begin, end); columns that would wrap to the neighbouring row
+// are masked (left taps skip column 0, right taps column w-1).
+struct Tap {
+  int64_t offset, begin, end;
+  const int32_t *keep;  // nullptr for the centre column
+};
+
+struct FlatPlane {
+  int64_t h, w, size;
+  std::vector<int32_t> keep_left, keep_right;
+
+  FlatPlane(int64_t h_, int64_t w_) : h(h_), w(w_), size(h_ * w_), keep_left(size), keep_right(size) {
+    for (int64_t p = 0; p < size; ++p) {
+      keep_left[p] = p % w != 0;
+      keep_right[p] = p % w != w - 1;
+    }
+  }
+
+  Tap tap(int i, int j) const {
+    const int64_t offset = (i - 1) * w + (j - 1);
+    const int64_t begin = std::max<int64_t>(std::max<int64_t>(0, 1 - i) * w, -offset);
+    const int64_t end = std::min<int64_t>(std::min<int64_t>(h, h + 1 - i) * w, size - offset);
+    return {offset, begin, end, j == 0 ? keep_left.data() : j == 2 ? keep_right.data() : nullptr};
+  }
+};
+
+// y = x (*) k over one plane, k a 3x3 kernel read as k[i*3+j]; stride 1.
+void correlate_plane(const float *x, const float *k, float *y, const FlatPlane &plane) {
+  const float centre = k[4];
+  for (int64_t p = 0; p < plane.size; ++p) y[p] = centre * x[p];
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      if (i == 1 && j == 1) continue;
+      const Tap t = plane.tap(i, j);
+      const float wt = k[i * 3 + j];
+      const float *src = x + t.offset;
+      if (t.keep == nullptr) {
+        for (int64_t p = t.begin; p < t.end; ++p) y[p] += wt * src[p];
+      } else {
+        for (int64_t p = t.begin; p < t.end; ++p) y[p] += wt * (t.keep[p] ? src[p] : 0.0f);
+      }
+    }
+  }
+}
+
+// Output column range [lo, hi) whose stride-2 input column 2*c + j - 1 lies in [0, w).
+inline int64_t s2_col_begin(int j) { return j == 0 ? 1 : 0; }
+inline int64_t s2_col_end(int j, int64_t w, int64_t ow) { return std::min<int64_t>(ow, (w - j) / 2 + 1); }
+
+void forward_s2_plane(const float *x, const float *k, float *y, const Plane &p) {
+  for (int64_t r = 0; r < p.oh; ++r) {
+    float *row = y + r * p.ow;
+    std::fill(row, row + p.ow, 0.0f);
+    for (int i = 0; i < 3; ++i) {
+      const int64_t xr = 2 * r + i - 1;
+      if (xr < 0 || xr >= p.h) continue;
+      const float *in = x + xr * p.w;
+      for (int j = 0; j < 3; ++j) {
+        const float wt = k[i * 3 + j];
+        const int64_t hi = s2_col_end(j, p.w, p.ow);
+        for (int64_t c = s2_col_begin(j); c < hi; ++c) row[c] += wt * in[2 * c + j - 1];
+      }
+    }
+  }
+}
+
+// dx for stride 2: each dx row is rebuilt from the dy rows that read it.
+void backward_input_s2_plane(const float *dy, const float *k, float *dx, const Plane &p) {
+  for (int64_t q = 0; q < p.h; ++q) {
+    float *row = dx + q * p.w;
+    std::fill(row, row + p.w, 0.0f);
+    for (int i = 0; i < 3; ++i) {
+      const int64_t twice_r = q + 1 - i;
+      if (twice_r < 0 || twice_r % 2 != 0 || twice_r / 2 >= p.oh) continue;
+      const float *grad = dy + (twice_r / 2) * p.ow;
+      for (int j = 0; j < 3; ++j) {
+        const float wt = k[i * 3 + j];
+        const int64_t hi = s2_col_end(j, p.w, p.ow);
+        for (int64_t c = s2_col_begin(j); c < hi; ++c) row[2 * c + j - 1] += wt * grad[c];
+      }
+    }
+  }
+}
+
+void forward(const float *x, const float *weight, float *y, const Plane &p, int stride) {
+  const FlatPlane flat(p.h, p.w);
+  parallel_for(p.n * p.c, [&](int64_t begin, int64_t end) {
     for (int64_t k = begin; k < end; ++k) {
       const float *wk = weight + (k % p.c) * 9;
-      pad_plane(x + k * p.h * p.w, p.h, p.w, padded.data());
-      float *out = y + k * p.oh * p.ow;
-      for (int64_t r = 0; r < p.oh; ++r) {
-        float *row = out + r * p.ow;
-        std::fill(row, row + p.ow, 0.0f);
-        for (int i = 0; i < 3; ++i) {
-          const float *in = padded.data() + (r * S + i) * pw;
-          const float w0 = wk[i * 3], w1 = wk[i * 3 + 1], w2 = wk[i * 3 + 2];
-          for (int64_t col = 0; col < p.ow; ++col)
-            row[col] += w0 * in[col * S] + w1 * in[col * S + 1] + w2 * in[col * S + 2];
-        }
+      if (stride == 1)
+        correlate_plane(x + k * flat.size, wk, y + k * flat.size, flat);
+      else
+        forward_s2_plane(x + k * p.h * p.w, wk, y + k * p.oh * p.ow, p);
+    }
+  });
+}
+
+void backward_input(const float *dy, const float *weight, float *dx, const Plane &p, int stride) {
+  const FlatPlane flat(p.h, p.w);
+  parallel_for(p.n * p.c, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      const float *wk = weight + (k % p.c) * 9;
+      if (stride == 1) {
+        // With stride 1 and padding 1 the input gradient is dy correlated with the kernel turned 180 degrees.
+        float flipped[9];
+        for (int t = 0; t < 9; ++t) flipped[t] = wk[8 - t];
+        correlate_plane(dy + k * flat.size, flipped, dx + k * flat.size, flat);
+      } else {
+        backward_input_s2_plane(dy + k * p.oh * p.ow, wk, dx + k * p.h * p.w, p);
       }
     }
   });
 }
 
-template <int S>
-void backward_input(const float *dy, const float *weight, float *dx, const Plane &p) {
-  const int64_t planes = p.n * p.c, pw = p.w + 2;
-  parallel_for(planes, [&](int64_t begin, int64_t end) {
-    std::vector<float> padded((p.h + 2) * pw);
-    for (int64_t k = begin; k < end; ++k) {
-      const float *wk = weight + (k % p.c) * 9;
-      const float *grad = dy + k * p.oh * p.ow;
-      std::fill(padded.begin(), padded.end(), 0.0f);
-      for (int64_t r = 0; r < p.oh; ++r) {
-        const float *row = grad + r * p.ow;
-        for (int i = 0; i < 3; ++i) {
-          float *in = padded.data() + (r * S + i) * pw;
-          const float w0 = wk[i * 3], w1 = wk[i * 3 + 1], w2 = wk[i * 3 + 2];
-          if (S == 1) {
-            for (int64_t col = 0; col < p.ow; ++col) in[col] += w0 * row[col];
-            for (int64_t col = 0; col < p.ow; ++col) in[col + 1] += w1 * row[col];
-            for (int64_t col = 0; col < p.ow; ++col) in[col + 2] += w2 * row[col];
-          } else {
-            for (int64_t col = 0; col < p.ow; ++col) {
-              in[col * S] += w0 * row[col];
-              in[col * S + 1] += w1 * row[col];
-              in[col * S + 2] += w2 * row[col];
-            }
-          }
-        }
-      }
-      float *out = dx + k * p.h * p.w;
-      for (int64_t r = 0; r < p.h; ++r) std::memcpy(out + r * p.w, padded.data() + (r + 1) * pw + 1, p.w * sizeof(float));
-    }
-  });
-}
-
-template <int S>
-void backward_weight(const float *x, const float *dy, float *dweight, const Plane &p) {
-  const int64_t pw = p.w + 2;
+// dweight[c, i, j] = sum over n and outputs of dy * the input the tap read; one thread per channel
+// adds the batch in order.
+void backward_weight(const float *x, const float *dy, float *dweight, const Plane &p, int stride) {
+  const FlatPlane flat(p.h, p.w);
   parallel_for(p.c, [&](int64_t begin, int64_t end) {
-    std::vector<float> padded((p.h + 2) * pw);
-    std::vector<float> partial(9 * p.ow);
     for (int64_t c = begin; c < end; ++c) {
-      std::fill(partial.begin(), partial.end(), 0.0f);
+      float sums[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
       for (int64_t n = 0; n < p.n; ++n) {
         const int64_t k = n * p.c + c;
-        pad_plane(x + k * p.h * p.w, p.h, p.w, padded.data());
-        const float *grad = dy + k * p.oh * p.ow;
-        for (int64_t r = 0; r < p.oh; ++r) {
-          const float *row = grad + r * p.ow;
-          for (int i = 0; i < 3; ++i) {
-            const float *in = padded.data() + (r * S + i) * pw;
-            for (int j = 0; j < 3; ++j) {
-              float *acc = partial.data() + (i * 3 + j) * p.ow;
-              for (int64_t col = 0; col < p.ow; ++col) acc[col] += row[col] * in[col * S + j];
+        const float *xk = x + k * p.h * p.w, *grad = dy + k * p.oh * p.ow;
+        for (int i = 0; i < 3; ++i) {
+          for (int j = 0; j < 3; ++j) {
+            float sum = 0.0f;
+            if (stride == 1) {
+              const Tap t = flat.tap(i, j);
+              const float *src = xk + t.offset + t.begin;
+              const int32_t *keep = t.keep == nullptr ? nullptr : t.keep + t.begin;
+              if (keep == nullptr)
+                sum = lane_dot(t.end - t.begin, grad + t.begin, [&](int64_t e) { return src[e]; });
+              else
+                sum = lane_dot(t.end - t.begin, grad + t.begin, [&](int64_t e) { return keep[e] ? src[e] : 0.0f; });
+            } else {
+              const int64_t lo = s2_col_begin(j), hi = s2_col_end(j, p.w, p.ow);
+              for (int64_t r = 0; r < p.oh; ++r) {
+                const int64_t xr = 2 * r + i - 1;
+                if (xr < 0 || xr >= p.h) continue;
+                const float *in = xk + xr * p.w - 1 + j + 2 * lo;  // in[2e] is the input under output column lo + e
+                sum += lane_dot(hi - lo, grad + r * p.ow + lo, [&](int64_t e) { return in[2 * e]; });
+              }
             }
+            sums[i * 3 + j] += sum;
           }
         }
       }
-      for (int t = 0; t < 9; ++t) {
-        float sum = 0.0f;
-        for (int64_t col = 0; col < p.ow; ++col) sum += partial[t * p.ow + col];
-        dweight[c * 9 + t] = sum;
-      }
+      std::copy(sums, sums + 9, dweight + c * 9);
     }
   });
 }
@@ -155,19 +225,19 @@ float *as_float(void *data) { return static_cast<float *>(data); }
   extern "C" int DepthwiseForward##S(int nparam, void **params, int *, int64_t **shapes, const char **dtypes, \
                                      void *, void *) {                                                      \
     if (nparam != 3 || !float_inputs(nparam, dtypes)) return 1;                                            \
-    forward<S>(as_float(params[0]), as_float(params[1]), as_float(params[2]), plane_of(shapes[0], shapes[2])); \
+    forward(as_float(params[0]), as_float(params[1]), as_float(params[2]), plane_of(shapes[0], shapes[2]), S); \
     return 0;                                                                                               \
   }                                                                                                         \
   extern "C" int DepthwiseBackwardInput##S(int nparam, void **params, int *, int64_t **shapes,              \
                                            const char **dtypes, void *, void *) {                           \
     if (nparam != 4 || !float_inputs(nparam, dtypes)) return 1;                                            \
-    backward_input<S>(as_float(params[2]), as_float(params[1]), as_float(params[3]), plane_of(shapes[0], shapes[2])); \
+    backward_input(as_float(params[2]), as_float(params[1]), as_float(params[3]), plane_of(shapes[0], shapes[2]), S); \
     return 0;                                                                                               \
   }                                                                                                         \
   extern "C" int DepthwiseBackwardWeight##S(int nparam, void **params, int *, int64_t **shapes,             \
                                             const char **dtypes, void *, void *) {                          \
     if (nparam != 4 || !float_inputs(nparam, dtypes)) return 1;                                            \
-    backward_weight<S>(as_float(params[0]), as_float(params[2]), as_float(params[3]), plane_of(shapes[0], shapes[2])); \
+    backward_weight(as_float(params[0]), as_float(params[2]), as_float(params[3]), plane_of(shapes[0], shapes[2]), S); \
     return 0;                                                                                               \
   }
 
