@@ -20,7 +20,7 @@ setup(
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["mindcv", "mindcv.*"]),
-    package_data={"mindcv": ["data/assets/*", "data/assets/**/*", "kernels/*.cc"]},
+    package_data={"mindcv": ["data/assets/*", "data/assets/**/*", "kernels/*.cc", "kernels/*.h"]},
     include_package_data=True,
     python_requires=">=3.9",
     install_requires=read_requirements("requirements.txt"),

@@ -10,7 +10,7 @@ from mindcv import create_loss, create_model, create_optimizer
 from mindcv.deploy import export_network, fold_batchnorm, load_exported
 from mindcv.engine import NetWithLoss, TrainStep
 
-from .runner import MINDCV_MSCONV
+from .runner import MINDCV_MSOPS
 
 
 def setup(jit_level: str) -> None:
@@ -28,8 +28,8 @@ def inputs(args: argparse.Namespace, seed: int = 0) -> tuple:
 
 def build_train(args: argparse.Namespace, impl: str) -> Callable[[], None]:
     """One optimizer step of SGD with momentum on cross-entropy, as train.py runs it, loss read back."""
-    if impl not in ("mindcv", MINDCV_MSCONV):
-        raise ValueError(f"{impl} has no train step; train the network ('mindcv' or '{MINDCV_MSCONV}')")
+    if impl not in ("mindcv", MINDCV_MSOPS):
+        raise ValueError(f"{impl} has no train step; train the network ('mindcv' or '{MINDCV_MSOPS}')")
     network = create_model(args.model, num_classes=args.num_classes)
     optimizer = create_optimizer(network, "momentum", lr=0.01, momentum=0.9, weight_decay=4e-5)
     step = TrainStep(NetWithLoss(network, create_loss("CE")), optimizer)
@@ -44,7 +44,7 @@ def build_infer(args: argparse.Namespace, impl: str) -> Callable[[], None]:
     network = create_model(args.model, num_classes=args.num_classes)
     network.set_train(False)
     images, _ = inputs(args)
-    if impl in ("mindcv", MINDCV_MSCONV):
+    if impl in ("mindcv", MINDCV_MSOPS):
         tensor = ms.Tensor(images)
         return lambda: network(tensor).asnumpy()
     file_format = impl.split("-")[1]

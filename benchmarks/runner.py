@@ -20,8 +20,8 @@ from .protocol import MARKER
 
 REPO = Path(__file__).resolve().parent.parent
 MINDCV030 = "mindcv-0.3.0"
-# mindcv with its C++ depthwise kernel switched off: what the kernel gains, in the same run.
-MINDCV_MSCONV = "mindcv-msconv"
+# mindcv with its C++ kernels switched off: what the kernels gain, in the same run.
+MINDCV_MSOPS = "mindcv-msops"
 MINDCV030_REQUIREMENTS = ("mindspore==2.10.0", "numpy<2", "mindcv==0.3.0")
 
 

@@ -14,21 +14,21 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import yaml
 
-from .runner import MINDCV030, MINDCV030_REQUIREMENTS, MINDCV_MSCONV, REPO, Config, load_average, measure, result_row
+from .runner import MINDCV030, MINDCV030_REQUIREMENTS, MINDCV_MSOPS, REPO, Config, load_average, measure, result_row
 
 MODELS = ("mobilenet_v2_075", "mobilenet_v2_100", "mobilenet_v2_140")
 GROWTH_MODEL = "mobilenet_v2_100"
 BATCH, RESOLUTION = 32, 224
 GROWTH_BATCH_SIZES = (1, 8, 32)
 GROWTH_RESOLUTIONS = (96, 160, 224)
-TRAIN_IMPLS = ("mindcv", MINDCV_MSCONV, "torch-nchw", "torch-cl", MINDCV030)
-INFER_IMPLS = ("mindcv", MINDCV_MSCONV, "mindcv-mindir", "mindcv-onnx", "torch-nchw", "torch-cl", MINDCV030)
+TRAIN_IMPLS = ("mindcv", MINDCV_MSOPS, "torch-nchw", "torch-cl", MINDCV030)
+INFER_IMPLS = ("mindcv", MINDCV_MSOPS, "mindcv-mindir", "mindcv-onnx", "torch-nchw", "torch-cl", MINDCV030)
 DATA_IMPLS = ("mindcv", "pil", MINDCV030)
 DATA_BATCH, DATA_RESOLUTION, DATA_IMAGES = 64, 224, 512
 DEMO_CONFIG = REPO / "configs" / "mobilenetv2" / "mobilenetv2_100_demo_cpu.yaml"
 IMPL_TITLES = {
     "mindcv": "mindcv",
-    MINDCV_MSCONV: "mindcv, MindSpore's depthwise conv",
+    MINDCV_MSOPS: "mindcv, kernels off (MindSpore's operators)",
     "mindcv-mindir": "mindcv MINDIR",
     "mindcv-onnx": "mindcv ONNX (onnxruntime)",
     "torch-nchw": "PyTorch NCHW",
@@ -83,7 +83,7 @@ def _impls(all_impls: Sequence[str], settings: Settings) -> List[str]:
 def _measure_rows(suite: str, configs: Iterable[Config], impls: Sequence[str], settings: Settings,
                   images_per_step=lambda config: config.batch_size, write: bool = True) -> List[dict]:
     rows = []
-    worker_args = {impl: ("--jit_level", settings.jit_level) for impl in ("mindcv", MINDCV_MSCONV)}
+    worker_args = {impl: ("--jit_level", settings.jit_level) for impl in ("mindcv", MINDCV_MSOPS)}
     for config in configs:
         print(f"[{suite}] {config.model} batch {config.batch_size} at {config.resolution}: {', '.join(impls)}", flush=True)
         before = load_average()

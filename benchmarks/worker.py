@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Callable
 
 from .protocol import serve, worker_parser
-from .runner import MINDCV_MSCONV
+from .runner import MINDCV_MSOPS
 
-IMPLS = ("mindcv", MINDCV_MSCONV, "mindcv-mindir", "mindcv-onnx", "torch-nchw", "torch-cl", "pil")
+IMPLS = ("mindcv", MINDCV_MSOPS, "mindcv-mindir", "mindcv-onnx", "torch-nchw", "torch-cl", "pil")
 
 
 def data_epochs(args: argparse.Namespace) -> Callable[[], None]:
@@ -40,7 +40,7 @@ def main() -> None:
     if args.impl.startswith("torch"):
         from . import peers_torch as backend
     else:
-        if args.impl == MINDCV_MSCONV:
+        if args.impl == MINDCV_MSOPS:
             os.environ["MINDCV_CUSTOM_KERNELS"] = "0"  # read when the first model is built
         from . import ours as backend
 

@@ -37,7 +37,8 @@ def fold_batchnorm(network: nn.Cell) -> nn.Cell:
 
     Within every SequentialCell, a Conv2d directly followed by a BatchNorm2d becomes
     one Conv2d with bias (weights scaled by gamma / sqrt(moving_variance + eps)) and
-    the BatchNorm becomes an Identity, so parameter indices keep their names. The copy
+    the BatchNorm becomes an Identity (a ReLU6 if it applied one), so parameter
+    indices keep their names. The copy
     computes what `network` computes in eval mode; `network` itself is unchanged.
     """
     folded = copy.deepcopy(network)
@@ -45,7 +46,8 @@ def fold_batchnorm(network: nn.Cell) -> nn.Cell:
     for sequence in sequences:
         for i in range(len(sequence) - 1):
             if isinstance(sequence[i], nn.Conv2d) and isinstance(sequence[i + 1], nn.BatchNorm2d):
-                sequence[i] = _folded_conv(sequence[i], sequence[i + 1])
-                sequence[i + 1] = nn.Identity()
+                norm = sequence[i + 1]
+                sequence[i] = _folded_conv(sequence[i], norm)
+                sequence[i + 1] = nn.ReLU6() if getattr(norm, "relu6", False) else nn.Identity()
     folded.set_train(False)
     return folded

@@ -1,5 +1,6 @@
 """Hand-written CPU kernels for operators whose MindSpore CPU implementation is slow."""
-from .build import build_library
-from .depthwise import depthwise_conv3x3, kernel_available
+from .batchnorm import batch_norm_train
+from .build import build_library, kernel_available
+from .depthwise import depthwise_conv3x3
 
-__all__ = ["build_library", "depthwise_conv3x3", "kernel_available"]
+__all__ = ["batch_norm_train", "build_library", "depthwise_conv3x3", "kernel_available"]

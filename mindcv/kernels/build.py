@@ -9,6 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
+import mindspore as ms
+
 from ..checkpoint.download import cache_dir
 
 _logger = logging.getLogger(__name__)
@@ -17,6 +19,7 @@ SOURCE_DIR = Path(__file__).resolve().parent
 # -march=native: the library is built on the machine that runs it (the CPU's flags are in its name).
 COMPILE_FLAGS = ("-O3", "-march=native", "-std=c++14", "-pthread", "-shared", "-fPIC")
 DISABLE_ENV = "MINDCV_CUSTOM_KERNELS"
+SOURCES = ("depthwise_conv.cc", "batchnorm_act.cc")
 
 
 def _cpu_flags() -> str:
@@ -49,10 +52,11 @@ def build_library(source_name: str) -> Optional[Path]:
         return None
     compiler = _compiler()
     if compiler is None:
-        _logger.warning("no C++ compiler (set CXX or install g++): using MindSpore's slower depthwise convolution")
+        _logger.warning("no C++ compiler (set CXX or install g++): using MindSpore's slower operators")
         return None
     source = SOURCE_DIR / source_name
-    key = hashlib.sha256(source.read_bytes() + " ".join((compiler, *COMPILE_FLAGS, _cpu_flags())).encode()).hexdigest()
+    headers = b"".join(header.read_bytes() for header in sorted(SOURCE_DIR.glob("*.h")))
+    key = hashlib.sha256(source.read_bytes() + headers + " ".join((compiler, *COMPILE_FLAGS, _cpu_flags())).encode()).hexdigest()
     target = cache_dir() / "kernels" / f"{source.stem}-{key[:16]}.so"
     if target.is_file():
         return target
@@ -69,3 +73,8 @@ def build_library(source_name: str) -> Optional[Path]:
         tmp.unlink(missing_ok=True)
     _logger.info("compiled %s into %s", source.name, target)
     return target
+
+
+def kernel_available() -> bool:
+    """Whether mindcv's kernels will be used: CPU device target and every library built."""
+    return ms.get_context("device_target") == "CPU" and all(build_library(source) is not None for source in SOURCES)

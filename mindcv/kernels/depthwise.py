@@ -2,7 +2,6 @@
 from functools import lru_cache
 from typing import Optional
 
-import mindspore as ms
 from mindspore import ops
 
 from .build import build_library
@@ -38,7 +37,3 @@ def depthwise_conv3x3(stride: int) -> Optional[ops.Custom]:
         f"{library}:DepthwiseForward{stride}", _output_shape(stride), lambda x, w: x, func_type="aot", bprop=bprop
     )
 
-
-def kernel_available() -> bool:
-    """Whether the custom depthwise kernel will be used: CPU device target and a built library."""
-    return ms.get_context("device_target") == "CPU" and depthwise_conv3x3(1) is not None

@@ -3,37 +3,14 @@
 // oneDNN's im2col + GEMM path with one tiny GEMM per channel; these loops are 3-20x faster.
 // Each output value is written by one thread in a fixed order, so results are the same for
 // any thread count (exact resume relies on that).
-#include <sched.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <thread>
 #include <vector>
 
+#include "parallel.h"
+
 namespace {
-
-int thread_count() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
-// Run body(begin, end) over [0, total) split into contiguous chunks, one per thread.
-template <typename Body>
-void parallel_for(int64_t total, const Body &body) {
-  const int64_t threads = std::min<int64_t>(thread_count(), total);
-  if (threads <= 1) {
-    body(int64_t{0}, total);
-    return;
-  }
-  std::vector<std::thread> workers;
-  const int64_t chunk = (total + threads - 1) / threads;
-  for (int64_t t = 1; t < threads; ++t)
-    workers.emplace_back(body, std::min(total, t * chunk), std::min(total, (t + 1) * chunk));
-  body(int64_t{0}, std::min(total, chunk));
-  for (auto &worker : workers) worker.join();
-}
 
 struct Plane {
   int64_t n, c, h, w, oh, ow;

@@ -4,7 +4,7 @@ from typing import List, Optional
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-from ..kernels import depthwise_conv3x3, kernel_available
+from ..kernels import batch_norm_train, depthwise_conv3x3, kernel_available
 from ..kernels.depthwise import STRIDES as KERNEL_STRIDES
 
 
@@ -28,7 +28,9 @@ def conv_norm_act(
     """Conv (no bias) + BatchNorm (+ ReLU6) as a flat list of cells.
 
     A list, not a cell, so callers can splice it into one SequentialCell and keep
-    MindCV's flat parameter names (`features.1.gamma`, `layers.4.beta`, ...).
+    MindCV's flat parameter names (`features.1.gamma`, `layers.4.beta`, ...). The
+    ReLU6 runs inside the BatchNorm cell (one fused kernel on the CPU); an Identity
+    holds its place so the indices after it stay MindCV's.
     """
     if groups == in_channels == out_channels and groups > 1:
         conv = DepthwiseConv2d(in_channels, kernel_size, stride)
@@ -36,9 +38,9 @@ def conv_norm_act(
         conv = nn.Conv2d(
             in_channels, out_channels, kernel_size, stride, pad_mode="pad", padding=kernel_size // 2, group=groups, has_bias=False
         )
-    cells = [conv, nn.BatchNorm2d(out_channels)]
+    cells = [conv, BatchNormAct2d(out_channels, relu6=activation)]
     if activation:
-        cells.append(nn.ReLU6())
+        cells.append(nn.Identity())
     return cells
 
 
@@ -71,11 +73,49 @@ class DepthwiseConv2d(nn.Conv2d):
         return self.conv2d(x, self.weight)
 
 
+class BatchNormAct2d(nn.BatchNorm2d):
+    """`nn.BatchNorm2d` followed by ReLU6 when `relu6`; parameters and statistics as in MindSpore.
+
+    While it normalises with batch statistics (training) on the CPU, normalisation,
+    clamp and the moving-average update run as one mindcv kernel (`mindcv.kernels`)
+    instead of four MindSpore operators, each a full pass over memory; the moving
+    statistics follow MindSpore's rule (unbiased batch variance, `momentum` the
+    weight kept). Inference, other devices and float16 use MindSpore's operators.
+    """
+
+    def __init__(self, num_features: int, relu6: bool = False, eps: float = 1e-5, momentum: float = 0.9) -> None:
+        super().__init__(num_features, eps=eps, momentum=momentum)
+        self.relu6 = relu6
+        self.eps_tensor = Tensor([eps], ms.float32)
+        self.use_custom_kernel(True)
+
+    def use_custom_kernel(self, enabled: bool) -> None:
+        """Run training-mode steps on mindcv's kernel (`enabled`) or on MindSpore's operators."""
+        self.custom_kernel = enabled and kernel_available()
+
+    def construct(self, x: Tensor) -> Tensor:
+        batch_statistics = self.use_batch_statistics or (self.use_batch_statistics is None and self.training)
+        if self.custom_kernel and batch_statistics and x.dtype == ms.float32:
+            y, mean, _, unbiased_var = batch_norm_train(self.relu6)(x, self.gamma, self.beta, self.eps_tensor)
+            # nn.BatchNorm2d stores 1 - momentum: the weight of the new batch.
+            ops.assign(self.moving_mean, self.moving_mean + (ops.stop_gradient(mean) - self.moving_mean) * self.momentum)
+            ops.assign(
+                self.moving_variance,
+                self.moving_variance + (ops.stop_gradient(unbiased_var) - self.moving_variance) * self.momentum,
+            )
+            return y
+        y = super().construct(x)
+        return ops.relu6(y) if self.relu6 else y
+
+    def extend_repr(self) -> str:
+        return f"{super().extend_repr()}, relu6={self.relu6}"
+
+
 def set_custom_kernels(network: nn.Cell, enabled: bool) -> nn.Cell:
     """Switch mindcv's CPU kernels on or off in every cell of `network` (before it first runs);
     exports switch them off, since their graphs must hold MindSpore's standard operators only."""
     for _, cell in network.cells_and_names():
-        if isinstance(cell, DepthwiseConv2d):
+        if isinstance(cell, (DepthwiseConv2d, BatchNormAct2d)):
             cell.use_custom_kernel(enabled)
     return network
 

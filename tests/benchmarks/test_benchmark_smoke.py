@@ -20,7 +20,7 @@ def test_quick_train_suite_writes_positive_figures(tmp_path):
     assert tuple(reader.fieldnames) == CSV_COLUMNS
     assert [(r["suite"], r["model"], r["batch_size"], r["resolution"], r["impl"]) for r in rows] == [
         ("train", "mobilenet_v2_035", "2", "32", "mindcv"),
-        ("train", "mobilenet_v2_035", "2", "32", "mindcv-msconv"),  # the C++ depthwise kernel switched off
+        ("train", "mobilenet_v2_035", "2", "32", "mindcv-msops"),  # the C++ depthwise kernel switched off
     ]
     for row in rows:
         assert row["error"] == "" and row["metric"] == "images_per_s"

@@ -101,16 +101,6 @@ def test_other_shapes_and_dtypes_use_mindspore_convolution():
     assert conv(x).dtype == ms.float16
 
 
-@pytest.fixture
-def fresh_build_cache(monkeypatch, tmp_path):
-    monkeypatch.setenv("MINDCV_HOME", str(tmp_path / "home"))
-    for cached in (build.build_library, depthwise.depthwise_conv3x3):
-        cached.cache_clear()
-    yield tmp_path / "home" / "kernels"
-    for cached in (build.build_library, depthwise.depthwise_conv3x3):
-        cached.cache_clear()
-
-
 def test_builds_once_into_the_cache_atomically(fresh_build_cache):
     library = build.build_library(depthwise.SOURCE)
     assert library.parent == fresh_build_cache and library.suffix == ".so"

@@ -1,0 +1,142 @@
+// Training-mode BatchNorm (statistics of the batch) on NCHW float32, optionally fused with
+// ReLU6, forward and backward, as AOT custom operators for MindSpore's CPU backend.
+// MindSpore 2.10 runs BatchNorm, ReLU6 and their gradients as four operators with a full
+// pass over memory each; here one thread takes a channel at a time, so its N x H x W values
+// stay in cache between the passes. Each channel is summed by one thread in a fixed order:
+// results do not depend on the thread count.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "parallel.h"
+
+namespace {
+
+struct Layout {
+  int64_t n, c, hw;
+  int64_t count() const { return n * hw; }
+  int64_t offset(int64_t sample, int64_t channel) const { return (sample * c + channel) * hw; }
+};
+
+Layout layout_of(const int64_t *shape) { return {shape[0], shape[1], shape[2] * shape[3]}; }
+
+// Sum of f(e) over [0, count) in eight fixed lanes: vectorises without -ffast-math.
+template <typename F>
+double lane_sum(int64_t count, const F &f) {
+  float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t e = 0;
+  for (; e + 8 <= count; e += 8)
+    for (int l = 0; l < 8; ++l) lanes[l] += f(e + l);
+  for (; e < count; ++e) lanes[0] += f(e);
+  return ((double(lanes[0]) + lanes[1]) + (double(lanes[2]) + lanes[3])) +
+         ((double(lanes[4]) + lanes[5]) + (double(lanes[6]) + lanes[7]));
+}
+
+inline bool relu6_passes(float y) { return y > 0.0f && y < 6.0f; }
+
+// y = gamma * (x - mean) * invstd + beta (then clamped to [0, 6] with Relu6); also returns the
+// batch mean, 1 / sqrt(var + eps) and the unbiased variance (for the moving statistics).
+template <bool Relu6>
+void forward(const float *x, const float *gamma, const float *beta, float eps, float *y, float *mean_out,
+             float *invstd_out, float *unbiased_var_out, const Layout &l) {
+  parallel_for(l.c, [&](int64_t begin, int64_t end) {
+    for (int64_t ch = begin; ch < end; ++ch) {
+      double total = 0.0;
+      for (int64_t s = 0; s < l.n; ++s) {
+        const float *plane = x + l.offset(s, ch);
+        total += lane_sum(l.hw, [&](int64_t e) { return plane[e]; });
+      }
+      const double mean = total / l.count();
+      const float mean_f = float(mean);
+      double squares = 0.0;
+      for (int64_t s = 0; s < l.n; ++s) {
+        const float *plane = x + l.offset(s, ch);
+        squares += lane_sum(l.hw, [&](int64_t e) {
+          const float d = plane[e] - mean_f;
+          return d * d;
+        });
+      }
+      const double var = squares / l.count();
+      const double invstd = 1.0 / std::sqrt(var + eps);
+      const float scale = float(gamma[ch] * invstd), shift = float(beta[ch] - mean * gamma[ch] * invstd);
+      for (int64_t s = 0; s < l.n; ++s) {
+        const float *in = x + l.offset(s, ch);
+        float *out = y + l.offset(s, ch);
+        for (int64_t e = 0; e < l.hw; ++e) {
+          const float v = in[e] * scale + shift;
+          out[e] = Relu6 ? (v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v)) : v;  // keeps NaN; vectorises, unlike fmin/fmax
+        }
+      }
+      mean_out[ch] = mean_f;
+      invstd_out[ch] = float(invstd);
+      unbiased_var_out[ch] = float(l.count() > 1 ? squares / (l.count() - 1) : var);
+    }
+  });
+}
+
+// With g = dy (masked where ReLU6 clamped) and xhat = (x - mean) * invstd:
+// dbeta = sum(g), dgamma = sum(g * xhat), dx = gamma * invstd * (g - mean(g) - xhat * mean(g * xhat)).
+template <bool Relu6>
+void backward(const float *x, const float *gamma, const float *y, const float *mean, const float *invstd,
+              const float *dy, float *dx, float *dgamma, float *dbeta, const Layout &l) {
+  parallel_for(l.c, [&](int64_t begin, int64_t end) {
+    for (int64_t ch = begin; ch < end; ++ch) {
+      const float m = mean[ch];
+      double sum_g = 0.0, sum_g_centered = 0.0;
+      for (int64_t s = 0; s < l.n; ++s) {
+        const int64_t o = l.offset(s, ch);
+        const float *xp = x + o, *yp = y + o, *gp = dy + o;
+        auto g = [&](int64_t e) { return !Relu6 || relu6_passes(yp[e]) ? gp[e] : 0.0f; };
+        sum_g += lane_sum(l.hw, g);
+        sum_g_centered += lane_sum(l.hw, [&](int64_t e) { return g(e) * (xp[e] - m); });
+      }
+      const double is = invstd[ch], a = gamma[ch] * is, count = double(l.count());
+      dbeta[ch] = float(sum_g);
+      dgamma[ch] = float(sum_g_centered * is);
+      // dx = a * g + b * (x - mean) + d, with the sums folded into two constants.
+      const float a_f = float(a), b = float(-a * is * is * sum_g_centered / count), d = float(-a * sum_g / count);
+      for (int64_t s = 0; s < l.n; ++s) {
+        const int64_t o = l.offset(s, ch);
+        const float *xp = x + o, *yp = y + o, *gp = dy + o;
+        float *out = dx + o;
+        for (int64_t e = 0; e < l.hw; ++e) {
+          const float g = !Relu6 || relu6_passes(yp[e]) ? gp[e] : 0.0f;
+          out[e] = a_f * g + b * (xp[e] - m) + d;
+        }
+      }
+    }
+  });
+}
+
+bool float_inputs(int nparam, const char **dtypes) {
+  for (int i = 0; i < nparam; ++i)
+    if (std::strcmp(dtypes[i], "float32") != 0) return false;
+  return true;
+}
+
+const float *in(void **params, int i) { return static_cast<const float *>(params[i]); }
+float *out(void **params, int i) { return static_cast<float *>(params[i]); }
+
+}  // namespace
+
+// MindSpore's AOT convention: `params` holds the inputs then the outputs, `shapes` their shapes;
+// 0 means success. Forward: x [N,C,H,W], gamma [C], beta [C], eps [1] -> y, mean [C], invstd [C],
+// unbiased variance [C]. Backward: x, gamma, y, mean, invstd, dy -> dx, dgamma, dbeta.
+#define ENTRY_POINTS(NAME, RELU6)                                                                              \
+  extern "C" int NAME##Forward(int nparam, void **params, int *, int64_t **shapes, const char **dtypes, void *, \
+                               void *) {                                                                      \
+    if (nparam != 8 || !float_inputs(nparam, dtypes)) return 1;                                               \
+    forward<RELU6>(in(params, 0), in(params, 1), in(params, 2), in(params, 3)[0], out(params, 4), out(params, 5), \
+                   out(params, 6), out(params, 7), layout_of(shapes[0]));                                     \
+    return 0;                                                                                                  \
+  }                                                                                                            \
+  extern "C" int NAME##Backward(int nparam, void **params, int *, int64_t **shapes, const char **dtypes, void *, \
+                                void *) {                                                                     \
+    if (nparam != 9 || !float_inputs(nparam, dtypes)) return 1;                                               \
+    backward<RELU6>(in(params, 0), in(params, 1), in(params, 2), in(params, 3), in(params, 4), in(params, 5),  \
+                    out(params, 6), out(params, 7), out(params, 8), layout_of(shapes[0]));                    \
+    return 0;                                                                                                  \
+  }
+
+ENTRY_POINTS(BatchNorm, false)
+ENTRY_POINTS(BatchNormReLU6, true)

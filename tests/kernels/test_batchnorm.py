@@ -1,0 +1,124 @@
+"""mindcv's fused BatchNorm (+ ReLU6) training kernel against MindSpore's BatchNorm2d and ReLU6."""
+import copy
+
+import mindspore as ms
+import numpy as np
+import pytest
+from mindspore import Tensor, nn, ops
+
+import mindcv
+from mindcv.engine import NetWithLoss, TrainStep
+from mindcv.kernels import build
+from mindcv.models.layers import BatchNormAct2d, set_custom_kernels
+
+pytestmark = pytest.mark.skipif(not mindcv.kernels.kernel_available(), reason="no C++ compiler on this machine")
+
+
+class _Gradients(nn.Cell):
+    """The gradients of <output, sens> for the input, gamma and beta."""
+
+    def __init__(self, norm: nn.Cell) -> None:
+        super().__init__()
+        self.norm = norm
+        self.grad = ops.GradOperation(get_all=True, get_by_list=True, sens_param=True)
+        self.weights = ms.ParameterTuple(norm.trainable_params())
+
+    def construct(self, x: Tensor, sens: Tensor) -> tuple:
+        (dx,), (dgamma, dbeta) = self.grad(self.norm, self.weights)(x, sens)
+        return dx, dgamma, dbeta
+
+
+def _train_twice(custom: bool, shape: tuple, relu6: bool) -> dict:
+    """Two training-mode calls (moving statistics updated twice), then the gradients."""
+    rng = np.random.default_rng(0)
+    norm = BatchNormAct2d(shape[1], relu6=relu6)
+    # Scales and shifts wide enough that ReLU6 clamps at both ends.
+    norm.gamma.set_data(Tensor(rng.uniform(1.5, 4.0, shape[1]).astype(np.float32)))
+    norm.beta.set_data(Tensor(rng.uniform(-1.0, 3.0, shape[1]).astype(np.float32)))
+    norm.use_custom_kernel(custom)
+    norm.set_train(True)
+    inputs = [Tensor((rng.standard_normal(shape) * 4 + 2).astype(np.float32)) for _ in range(2)]
+    outputs = [norm(x).asnumpy() for x in inputs]
+    sens = Tensor(rng.standard_normal(shape).astype(np.float32))
+    dx, dgamma, dbeta = (t.asnumpy() for t in _Gradients(norm)(inputs[1], sens))
+    return {
+        "output": outputs[1],
+        "moving_mean": norm.moving_mean.asnumpy(),
+        "moving_variance": norm.moving_variance.asnumpy(),
+        "dx": dx,
+        "dgamma": dgamma,
+        "dbeta": dbeta,
+    }
+
+
+@pytest.mark.parametrize("relu6", [True, False])
+@pytest.mark.parametrize("shape", [(2, 3, 5, 5), (4, 16, 3, 3), (3, 8, 1, 1), (8, 2, 7, 6)])
+def test_training_outputs_statistics_and_gradients_equal_mindspore(shape, relu6):
+    expected, actual = _train_twice(False, shape, relu6), _train_twice(True, shape, relu6)
+    if relu6:
+        assert 0 < (actual["output"] == 0).mean() < 1 and (actual["output"] == 6).any()
+    for name, want in expected.items():
+        np.testing.assert_allclose(actual[name], want, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_graph_mode_equals_mindspore_and_repeats_bitwise():
+    ms.set_context(mode=ms.GRAPH_MODE)
+    expected = _train_twice(False, (4, 24, 6, 6), True)
+    first, second = _train_twice(True, (4, 24, 6, 6), True), _train_twice(True, (4, 24, 6, 6), True)
+    for name, want in expected.items():
+        np.testing.assert_allclose(first[name], want, rtol=1e-5, atol=1e-5, err_msg=name)
+        np.testing.assert_array_equal(first[name], second[name], err_msg=name)
+
+
+def test_inference_uses_moving_statistics_and_float16_falls_back():
+    norm = BatchNormAct2d(4, relu6=True)
+    assert norm.custom_kernel
+    norm.moving_mean.set_data(Tensor(np.array([0.0, 1.0, 2.0, 3.0], np.float32)))
+    norm.moving_variance.set_data(Tensor(np.array([1.0, 4.0, 0.25, 1.0], np.float32)))
+    x = np.random.default_rng(0).standard_normal((2, 4, 3, 3)).astype(np.float32) * 5
+    mean, var = norm.moving_mean.asnumpy(), norm.moving_variance.asnumpy()
+    want = np.clip((x - mean[:, None, None]) / np.sqrt(var[:, None, None] + 1e-5), 0, 6)
+    np.testing.assert_allclose(norm.set_train(False)(Tensor(x)).asnumpy(), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(norm.moving_mean.asnumpy(), mean)  # inference leaves them alone
+    half = BatchNormAct2d(4, relu6=True).set_train(True)
+    assert half(Tensor(x, ms.float16)).dtype == ms.float16
+
+
+def _one_training_step(network: nn.Cell, images: Tensor, labels: Tensor) -> tuple:
+    optimizer = nn.SGD(network.trainable_params(), learning_rate=0.1)
+    step = TrainStep(NetWithLoss(network, mindcv.create_loss("CE")), optimizer)
+    step.set_train(True)
+    loss = float(step(images, labels)[0].asnumpy())
+    return loss, {p.name: p.asnumpy().copy() for p in network.get_parameters()}
+
+
+def test_mobilenet_training_step_matches_mindspore_operators():
+    """A full graph-mode training step of a small MobileNetV2 with and without the kernels:
+    same loss, same moving statistics, same weight updates to 1%. (The shift of a BatchNorm
+    feeding a convolution and the next BatchNorm has a gradient of exactly zero in exact
+    arithmetic; in float both runs update it by rounding noise, ~1e-7, bounded here.)"""
+    ms.set_context(mode=ms.GRAPH_MODE)
+    ms.set_seed(0)
+    network = mindcv.create_model("mobilenet_v2_050", num_classes=5, drop_rate=0.0)
+    start = {p.name: p.asnumpy().copy() for p in network.get_parameters()}
+    reference = set_custom_kernels(copy.deepcopy(network), False)
+    assert sum(isinstance(c, BatchNormAct2d) and c.custom_kernel for _, c in network.cells_and_names()) == 52
+    rng = np.random.default_rng(1)
+    images = Tensor(rng.standard_normal((8, 3, 32, 32)).astype(np.float32))
+    labels = Tensor(rng.integers(0, 5, 8).astype(np.int32))
+    loss, params = _one_training_step(network, images, labels)
+    ref_loss, ref_params = _one_training_step(reference, images, labels)
+    assert loss == pytest.approx(ref_loss, rel=1e-5)
+    for name, want in ref_params.items():
+        if "moving" in name:
+            np.testing.assert_allclose(params[name], want, rtol=1e-3, atol=1e-5, err_msg=name)
+        else:
+            ref_change = np.linalg.norm(want - start[name])
+            assert np.linalg.norm(params[name] - want) <= 0.01 * ref_change + 1e-5, name
+
+
+def test_switching_off_uses_mindspore_operators(fresh_build_cache, monkeypatch):
+    monkeypatch.setenv(build.DISABLE_ENV, "0")
+    assert not BatchNormAct2d(8, relu6=True).custom_kernel
+    norm = set_custom_kernels(nn.SequentialCell([BatchNormAct2d(8)]), True)[0]
+    assert not norm.custom_kernel
