@@ -21,14 +21,14 @@ def batch_norm_train(relu6: bool) -> Optional[ops.Custom]:
     name = "BatchNormReLU6" if relu6 else "BatchNorm"
     gradient = ops.Custom(
         f"{library}:{name}Backward",
-        lambda x, gamma, y, mean, invstd, dy: (x, gamma, gamma),
-        lambda x, gamma, y, mean, invstd, dy: (x, gamma, gamma),
+        lambda x, gamma, beta, mean, invstd, dy: (x, gamma, gamma),
+        lambda x, gamma, beta, mean, invstd, dy: (x, gamma, gamma),
         func_type="aot",
     )
 
     def bprop(x, gamma, beta, eps, out, dout):
         # The statistics feed only the moving averages, which take no gradient.
-        dx, dgamma, dbeta = gradient(x, gamma, out[0], out[1], out[2], dout[0])
+        dx, dgamma, dbeta = gradient(x, gamma, beta, out[1], out[2], dout[0])
         return dx, dgamma, dbeta, ops.zeros_like(eps)
 
     return ops.Custom(

@@ -32,7 +32,15 @@ double lane_sum(int64_t count, const F &f) {
          ((double(lanes[4]) + lanes[5]) + (double(lanes[6]) + lanes[7]));
 }
 
-inline bool relu6_passes(float y) { return y > 0.0f && y < 6.0f; }
+// The normalisation as one multiply-add per value. The backward pass rebuilds it from the same
+// float inputs, so it finds exactly the values the forward pass clamped without reading y.
+struct Affine {
+  float scale, shift;
+  Affine(float gamma, float beta, float mean, float invstd) : scale(gamma * invstd), shift(beta - mean * scale) {}
+  float operator()(float x) const { return x * scale + shift; }
+};
+
+inline bool relu6_passes(float v) { return v > 0.0f && v < 6.0f; }
 
 // y = gamma * (x - mean) * invstd + beta (then clamped to [0, 6] with Relu6); also returns the
 // batch mean, 1 / sqrt(var + eps) and the unbiased variance (for the moving statistics).
@@ -57,18 +65,18 @@ void forward(const float *x, const float *gamma, const float *beta, float eps, f
         });
       }
       const double var = squares / l.count();
-      const double invstd = 1.0 / std::sqrt(var + eps);
-      const float scale = float(gamma[ch] * invstd), shift = float(beta[ch] - mean * gamma[ch] * invstd);
+      const float invstd = float(1.0 / std::sqrt(var + eps));
+      const Affine affine(gamma[ch], beta[ch], mean_f, invstd);
       for (int64_t s = 0; s < l.n; ++s) {
         const float *in = x + l.offset(s, ch);
         float *out = y + l.offset(s, ch);
         for (int64_t e = 0; e < l.hw; ++e) {
-          const float v = in[e] * scale + shift;
+          const float v = affine(in[e]);
           out[e] = Relu6 ? (v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v)) : v;  // keeps NaN; vectorises, unlike fmin/fmax
         }
       }
       mean_out[ch] = mean_f;
-      invstd_out[ch] = float(invstd);
+      invstd_out[ch] = invstd;
       unbiased_var_out[ch] = float(l.count() > 1 ? squares / (l.count() - 1) : var);
     }
   });
@@ -77,16 +85,17 @@ void forward(const float *x, const float *gamma, const float *beta, float eps, f
 // With g = dy (masked where ReLU6 clamped) and xhat = (x - mean) * invstd:
 // dbeta = sum(g), dgamma = sum(g * xhat), dx = gamma * invstd * (g - mean(g) - xhat * mean(g * xhat)).
 template <bool Relu6>
-void backward(const float *x, const float *gamma, const float *y, const float *mean, const float *invstd,
+void backward(const float *x, const float *gamma, const float *beta, const float *mean, const float *invstd,
               const float *dy, float *dx, float *dgamma, float *dbeta, const Layout &l) {
   parallel_for(l.c, [&](int64_t begin, int64_t end) {
     for (int64_t ch = begin; ch < end; ++ch) {
       const float m = mean[ch];
+      const Affine affine(gamma[ch], beta[ch], m, invstd[ch]);
       double sum_g = 0.0, sum_g_centered = 0.0;
       for (int64_t s = 0; s < l.n; ++s) {
         const int64_t o = l.offset(s, ch);
-        const float *xp = x + o, *yp = y + o, *gp = dy + o;
-        auto g = [&](int64_t e) { return !Relu6 || relu6_passes(yp[e]) ? gp[e] : 0.0f; };
+        const float *xp = x + o, *gp = dy + o;
+        auto g = [&](int64_t e) { return !Relu6 || relu6_passes(affine(xp[e])) ? gp[e] : 0.0f; };
         sum_g += lane_sum(l.hw, g);
         sum_g_centered += lane_sum(l.hw, [&](int64_t e) { return g(e) * (xp[e] - m); });
       }
@@ -97,10 +106,10 @@ void backward(const float *x, const float *gamma, const float *y, const float *m
       const float a_f = float(a), b = float(-a * is * is * sum_g_centered / count), d = float(-a * sum_g / count);
       for (int64_t s = 0; s < l.n; ++s) {
         const int64_t o = l.offset(s, ch);
-        const float *xp = x + o, *yp = y + o, *gp = dy + o;
+        const float *xp = x + o, *gp = dy + o;
         float *out = dx + o;
         for (int64_t e = 0; e < l.hw; ++e) {
-          const float g = !Relu6 || relu6_passes(yp[e]) ? gp[e] : 0.0f;
+          const float g = !Relu6 || relu6_passes(affine(xp[e])) ? gp[e] : 0.0f;
           out[e] = a_f * g + b * (xp[e] - m) + d;
         }
       }
@@ -121,7 +130,7 @@ float *out(void **params, int i) { return static_cast<float *>(params[i]); }
 
 // MindSpore's AOT convention: `params` holds the inputs then the outputs, `shapes` their shapes;
 // 0 means success. Forward: x [N,C,H,W], gamma [C], beta [C], eps [1] -> y, mean [C], invstd [C],
-// unbiased variance [C]. Backward: x, gamma, y, mean, invstd, dy -> dx, dgamma, dbeta.
+// unbiased variance [C]. Backward: x, gamma, beta, mean, invstd, dy -> dx, dgamma, dbeta.
 #define ENTRY_POINTS(NAME, RELU6)                                                                              \
   extern "C" int NAME##Forward(int nparam, void **params, int *, int64_t **shapes, const char **dtypes, void *, \
                                void *) {                                                                      \
