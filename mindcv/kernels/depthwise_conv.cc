@@ -77,54 +77,76 @@ void correlate_plane(const float *x, const float *k, float *y, const FlatPlane &
   }
 }
 
-// Output column range [lo, hi) whose stride-2 input column 2*c + j - 1 lies in [0, w).
-inline int64_t s2_col_begin(int j) { return j == 0 ? 1 : 0; }
-inline int64_t s2_col_end(int j, int64_t w, int64_t ow) { return std::min<int64_t>(ow, (w - j) / 2 + 1); }
+// Stride 2 reads even input columns for the centre taps and odd ones for the side taps. Splitting
+// a row into its even and its odd columns (the odd ones behind a zero for the left padding, and
+// zero past the right edge) turns every tap into a contiguous loop over the output columns.
+struct SplitRow {
+  int64_t w, ow;
+  std::vector<float> even, odd;  // even[c] = column 2c; odd[m] = column 2m - 1
 
-void forward_s2_plane(const float *x, const float *k, float *y, const Plane &p) {
+  SplitRow(int64_t w_, int64_t ow_) : w(w_), ow(ow_), even(ow_), odd(ow_ + 1) {}
+
+  void load(const float *row) {
+    for (int64_t c = 0; c < ow; ++c) even[c] = row[2 * c];
+    odd[0] = 0.0f;
+    for (int64_t m = 1; m <= ow; ++m) odd[m] = 2 * m - 1 < w ? row[2 * m - 1] : 0.0f;
+  }
+
+  void clear() {
+    std::fill(even.begin(), even.end(), 0.0f);
+    std::fill(odd.begin(), odd.end(), 0.0f);
+  }
+
+  // Scatter back into a full row; the padding entries are dropped.
+  void store(float *row) const {
+    for (int64_t c = 0; c < ow; ++c) row[2 * c] = even[c];
+    for (int64_t m = 1; 2 * m - 1 < w; ++m) row[2 * m - 1] = odd[m];
+  }
+};
+
+void forward_s2_plane(const float *x, const float *k, float *y, const Plane &p, SplitRow &split) {
   for (int64_t r = 0; r < p.oh; ++r) {
     float *row = y + r * p.ow;
     std::fill(row, row + p.ow, 0.0f);
     for (int i = 0; i < 3; ++i) {
       const int64_t xr = 2 * r + i - 1;
       if (xr < 0 || xr >= p.h) continue;
-      const float *in = x + xr * p.w;
-      for (int j = 0; j < 3; ++j) {
-        const float wt = k[i * 3 + j];
-        const int64_t hi = s2_col_end(j, p.w, p.ow);
-        for (int64_t c = s2_col_begin(j); c < hi; ++c) row[c] += wt * in[2 * c + j - 1];
-      }
+      split.load(x + xr * p.w);
+      const float w0 = k[i * 3], w1 = k[i * 3 + 1], w2 = k[i * 3 + 2];
+      const float *even = split.even.data(), *odd = split.odd.data();
+      for (int64_t c = 0; c < p.ow; ++c) row[c] += w0 * odd[c] + w1 * even[c] + w2 * odd[c + 1];
     }
   }
 }
 
-// dx for stride 2: each dx row is rebuilt from the dy rows that read it.
-void backward_input_s2_plane(const float *dy, const float *k, float *dx, const Plane &p) {
+// dx for stride 2: each dx row is built, split, from the dy rows that read it.
+void backward_input_s2_plane(const float *dy, const float *k, float *dx, const Plane &p, SplitRow &split) {
   for (int64_t q = 0; q < p.h; ++q) {
-    float *row = dx + q * p.w;
-    std::fill(row, row + p.w, 0.0f);
+    split.clear();
+    float *even = split.even.data(), *odd = split.odd.data();
     for (int i = 0; i < 3; ++i) {
       const int64_t twice_r = q + 1 - i;
       if (twice_r < 0 || twice_r % 2 != 0 || twice_r / 2 >= p.oh) continue;
       const float *grad = dy + (twice_r / 2) * p.ow;
-      for (int j = 0; j < 3; ++j) {
-        const float wt = k[i * 3 + j];
-        const int64_t hi = s2_col_end(j, p.w, p.ow);
-        for (int64_t c = s2_col_begin(j); c < hi; ++c) row[2 * c + j - 1] += wt * grad[c];
-      }
+      const float w0 = k[i * 3], w1 = k[i * 3 + 1], w2 = k[i * 3 + 2];
+      for (int64_t c = 0; c < p.ow; ++c) even[c] += w1 * grad[c];
+      for (int64_t c = 0; c < p.ow; ++c) odd[c] += w0 * grad[c];
+      for (int64_t c = 0; c < p.ow; ++c) odd[c + 1] += w2 * grad[c];
     }
+    split.store(dx + q * p.w);
   }
 }
 
 void forward(const float *x, const float *weight, float *y, const Plane &p, int stride) {
   const FlatPlane flat(p.h, p.w);
   parallel_for(p.n * p.c, [&](int64_t begin, int64_t end) {
+    SplitRow split(p.w, p.ow);
     for (int64_t k = begin; k < end; ++k) {
       const float *wk = weight + (k % p.c) * 9;
       if (stride == 1)
         correlate_plane(x + k * flat.size, wk, y + k * flat.size, flat);
       else
-        forward_s2_plane(x + k * p.h * p.w, wk, y + k * p.oh * p.ow, p);
+        forward_s2_plane(x + k * p.h * p.w, wk, y + k * p.oh * p.ow, p, split);
     }
   });
 }
@@ -132,6 +154,7 @@ void forward(const float *x, const float *weight, float *y, const Plane &p, int 
 void backward_input(const float *dy, const float *weight, float *dx, const Plane &p, int stride) {
   const FlatPlane flat(p.h, p.w);
   parallel_for(p.n * p.c, [&](int64_t begin, int64_t end) {
+    SplitRow split(p.w, p.ow);
     for (int64_t k = begin; k < end; ++k) {
       const float *wk = weight + (k % p.c) * 9;
       if (stride == 1) {
@@ -140,10 +163,40 @@ void backward_input(const float *dy, const float *weight, float *dx, const Plane
         for (int t = 0; t < 9; ++t) flipped[t] = wk[8 - t];
         correlate_plane(dy + k * flat.size, flipped, dx + k * flat.size, flat);
       } else {
-        backward_input_s2_plane(dy + k * p.oh * p.ow, wk, dx + k * p.h * p.w, p);
+        backward_input_s2_plane(dy + k * p.oh * p.ow, wk, dx + k * p.h * p.w, p, split);
       }
     }
   });
+}
+
+// Adds one plane's contribution to the nine weight-gradient sums (stride 1).
+void weight_sums_s1_plane(const float *x, const float *dy, const FlatPlane &flat, float *sums) {
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      const Tap t = flat.tap(i, j);
+      const float *src = x + t.offset + t.begin, *grad = dy + t.begin;
+      const int32_t *keep = t.keep == nullptr ? nullptr : t.keep + t.begin;
+      sums[i * 3 + j] += keep == nullptr
+                             ? lane_dot(t.end - t.begin, grad, [&](int64_t e) { return src[e]; })
+                             : lane_dot(t.end - t.begin, grad, [&](int64_t e) { return keep[e] ? src[e] : 0.0f; });
+    }
+  }
+}
+
+// The same for stride 2, on split input rows.
+void weight_sums_s2_plane(const float *x, const float *dy, const Plane &p, SplitRow &split, float *sums) {
+  for (int64_t r = 0; r < p.oh; ++r) {
+    const float *grad = dy + r * p.ow;
+    for (int i = 0; i < 3; ++i) {
+      const int64_t xr = 2 * r + i - 1;
+      if (xr < 0 || xr >= p.h) continue;
+      split.load(x + xr * p.w);
+      const float *even = split.even.data(), *odd = split.odd.data();
+      sums[i * 3] += lane_dot(p.ow, grad, [&](int64_t e) { return odd[e]; });
+      sums[i * 3 + 1] += lane_dot(p.ow, grad, [&](int64_t e) { return even[e]; });
+      sums[i * 3 + 2] += lane_dot(p.ow, grad, [&](int64_t e) { return odd[e + 1]; });
+    }
+  }
 }
 
 // dweight[c, i, j] = sum over n and outputs of dy * the input the tap read; one thread per channel
@@ -151,34 +204,16 @@ void backward_input(const float *dy, const float *weight, float *dx, const Plane
 void backward_weight(const float *x, const float *dy, float *dweight, const Plane &p, int stride) {
   const FlatPlane flat(p.h, p.w);
   parallel_for(p.c, [&](int64_t begin, int64_t end) {
+    SplitRow split(p.w, p.ow);
     for (int64_t c = begin; c < end; ++c) {
       float sums[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
       for (int64_t n = 0; n < p.n; ++n) {
         const int64_t k = n * p.c + c;
         const float *xk = x + k * p.h * p.w, *grad = dy + k * p.oh * p.ow;
-        for (int i = 0; i < 3; ++i) {
-          for (int j = 0; j < 3; ++j) {
-            float sum = 0.0f;
-            if (stride == 1) {
-              const Tap t = flat.tap(i, j);
-              const float *src = xk + t.offset + t.begin;
-              const int32_t *keep = t.keep == nullptr ? nullptr : t.keep + t.begin;
-              if (keep == nullptr)
-                sum = lane_dot(t.end - t.begin, grad + t.begin, [&](int64_t e) { return src[e]; });
-              else
-                sum = lane_dot(t.end - t.begin, grad + t.begin, [&](int64_t e) { return keep[e] ? src[e] : 0.0f; });
-            } else {
-              const int64_t lo = s2_col_begin(j), hi = s2_col_end(j, p.w, p.ow);
-              for (int64_t r = 0; r < p.oh; ++r) {
-                const int64_t xr = 2 * r + i - 1;
-                if (xr < 0 || xr >= p.h) continue;
-                const float *in = xk + xr * p.w - 1 + j + 2 * lo;  // in[2e] is the input under output column lo + e
-                sum += lane_dot(hi - lo, grad + r * p.ow + lo, [&](int64_t e) { return in[2 * e]; });
-              }
-            }
-            sums[i * 3 + j] += sum;
-          }
-        }
+        if (stride == 1)
+          weight_sums_s1_plane(xk, grad, flat, sums);
+        else
+          weight_sums_s2_plane(xk, grad, p, split, sums);
       }
       std::copy(sums, sums + 9, dweight + c * 9);
     }

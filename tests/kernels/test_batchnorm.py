@@ -92,29 +92,37 @@ def _one_training_step(network: nn.Cell, images: Tensor, labels: Tensor) -> tupl
     return loss, {p.name: p.asnumpy().copy() for p in network.get_parameters()}
 
 
+def _update(params: dict, start: dict) -> np.ndarray:
+    return np.concatenate([(params[name] - start[name]).ravel() for name in sorted(start) if "moving" not in name])
+
+
 def test_mobilenet_training_step_matches_mindspore_operators():
     """A full graph-mode training step of a small MobileNetV2 with and without the kernels:
-    same loss, same moving statistics, same weight updates to 1%. (The shift of a BatchNorm
-    feeding a convolution and the next BatchNorm has a gradient of exactly zero in exact
-    arithmetic; in float both runs update it by rounding noise, ~1e-7, bounded here.)"""
+    same loss, same moving statistics, and weight updates that differ less than MindSpore's
+    own update moves when the input changes by float rounding (1e-6 relative). Batch
+    statistics of a random network amplify rounding (~3% of the update for that input
+    change), so a fixed tolerance would be either loose or flaky."""
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_seed(0)
     network = mindcv.create_model("mobilenet_v2_050", num_classes=5, drop_rate=0.0)
     start = {p.name: p.asnumpy().copy() for p in network.get_parameters()}
     reference = set_custom_kernels(copy.deepcopy(network), False)
+    perturbed_reference = copy.deepcopy(reference)
     assert sum(isinstance(c, BatchNormAct2d) and c.custom_kernel for _, c in network.cells_and_names()) == 52
     rng = np.random.default_rng(1)
-    images = Tensor(rng.standard_normal((8, 3, 32, 32)).astype(np.float32))
+    images = rng.standard_normal((8, 3, 64, 64)).astype(np.float32)
+    rounding = (images * (1 + 1e-6 * rng.standard_normal(images.shape))).astype(np.float32)
     labels = Tensor(rng.integers(0, 5, 8).astype(np.int32))
-    loss, params = _one_training_step(network, images, labels)
-    ref_loss, ref_params = _one_training_step(reference, images, labels)
+    loss, params = _one_training_step(network, Tensor(images), labels)
+    ref_loss, ref_params = _one_training_step(reference, Tensor(images), labels)
+    _, perturbed_params = _one_training_step(perturbed_reference, Tensor(rounding), labels)
     assert loss == pytest.approx(ref_loss, rel=1e-5)
-    for name, want in ref_params.items():
+    for name in ref_params:
         if "moving" in name:
-            np.testing.assert_allclose(params[name], want, rtol=1e-3, atol=1e-5, err_msg=name)
-        else:
-            ref_change = np.linalg.norm(want - start[name])
-            assert np.linalg.norm(params[name] - want) <= 0.01 * ref_change + 1e-5, name
+            np.testing.assert_allclose(params[name], ref_params[name], rtol=1e-3, atol=1e-5, err_msg=name)
+    update, ref_update = _update(params, start), _update(ref_params, start)
+    own_sensitivity = np.linalg.norm(_update(perturbed_params, start) - ref_update)
+    assert np.linalg.norm(update - ref_update) <= own_sensitivity
 
 
 def test_switching_off_uses_mindspore_operators(fresh_build_cache, monkeypatch):

@@ -42,7 +42,7 @@ def _run(custom: bool, shape: tuple, stride: int, seed: int = 0) -> list:
 
 @pytest.mark.parametrize(
     "shape, stride",
-    [((2, 3, 5, 5), 1), ((2, 3, 5, 7), 2), ((3, 4, 6, 6), 2), ((1, 8, 1, 1), 1), ((2, 16, 2, 3), 2), ((4, 5, 9, 4), 1)],
+    [((2, 3, 5, 5), 1), ((2, 3, 5, 7), 2), ((3, 4, 6, 6), 2), ((1, 8, 1, 1), 1), ((2, 8, 1, 1), 2), ((2, 4, 3, 1), 2), ((2, 16, 2, 3), 2), ((4, 5, 9, 4), 1)],
 )
 def test_output_and_gradients_equal_grouped_convolution(shape, stride):
     expected = _run(False, shape, stride)
