@@ -11,9 +11,11 @@ SOURCE = "batchnorm_act.cc"
 
 @lru_cache(maxsize=None)
 def batch_norm_train(relu6: bool) -> Optional[ops.Custom]:
-    """`op(x, gamma, beta, eps) -> (y, mean, invstd, unbiased_var)` for NCHW float32 `x`,
-    normalising with the batch's statistics (`eps` a [1] tensor), then clamping to [0, 6]
-    when `relu6`; differentiable in x, gamma and beta. None when the kernels cannot be built.
+    """`op(x, gamma, beta, moving_mean, moving_variance, factors) -> (y, mean, invstd,
+    new_moving_mean, new_moving_variance)` for NCHW float32 `x`: normalises with the batch's
+    statistics, clamps to [0, 6] when `relu6`, and moves the moving statistics towards the
+    batch's by `momentum` (`factors` = [eps, momentum], momentum the weight of the batch).
+    Differentiable in x, gamma and beta. None when the kernels cannot be built.
     """
     library = build_library(SOURCE)
     if library is None:
@@ -26,15 +28,12 @@ def batch_norm_train(relu6: bool) -> Optional[ops.Custom]:
         func_type="aot",
     )
 
-    def bprop(x, gamma, beta, eps, out, dout):
-        # The statistics feed only the moving averages, which take no gradient.
+    def bprop(x, gamma, beta, moving_mean, moving_variance, factors, out, dout):
+        # Only y carries a gradient: the statistics go to the moving averages.
         dx, dgamma, dbeta = gradient(x, gamma, beta, out[1], out[2], dout[0])
-        return dx, dgamma, dbeta, ops.zeros_like(eps)
+        return dx, dgamma, dbeta, ops.zeros_like(moving_mean), ops.zeros_like(moving_variance), ops.zeros_like(factors)
 
-    return ops.Custom(
-        f"{library}:{name}Forward",
-        lambda x, gamma, beta, eps: (x, gamma, gamma, gamma),
-        lambda x, gamma, beta, eps: (x, gamma, gamma, gamma),
-        func_type="aot",
-        bprop=bprop,
-    )
+    def outputs(x, gamma, *_):
+        return x, gamma, gamma, gamma, gamma
+
+    return ops.Custom(f"{library}:{name}Forward", outputs, outputs, func_type="aot", bprop=bprop)

@@ -86,7 +86,6 @@ class BatchNormAct2d(nn.BatchNorm2d):
     def __init__(self, num_features: int, relu6: bool = False, eps: float = 1e-5, momentum: float = 0.9) -> None:
         super().__init__(num_features, eps=eps, momentum=momentum)
         self.relu6 = relu6
-        self.eps_tensor = Tensor([eps], ms.float32)
         self.use_custom_kernel(True)
 
     def use_custom_kernel(self, enabled: bool) -> None:
@@ -96,13 +95,13 @@ class BatchNormAct2d(nn.BatchNorm2d):
     def construct(self, x: Tensor) -> Tensor:
         batch_statistics = self.use_batch_statistics or (self.use_batch_statistics is None and self.training)
         if self.custom_kernel and batch_statistics and x.dtype == ms.float32:
-            y, mean, _, unbiased_var = batch_norm_train(self.relu6)(x, self.gamma, self.beta, self.eps_tensor)
             # nn.BatchNorm2d stores 1 - momentum: the weight of the new batch.
-            ops.assign(self.moving_mean, self.moving_mean + (ops.stop_gradient(mean) - self.moving_mean) * self.momentum)
-            ops.assign(
-                self.moving_variance,
-                self.moving_variance + (ops.stop_gradient(unbiased_var) - self.moving_variance) * self.momentum,
+            factors = Tensor([self.eps, self.momentum], ms.float32)
+            y, _, _, moving_mean, moving_variance = batch_norm_train(self.relu6)(
+                x, self.gamma, self.beta, self.moving_mean, self.moving_variance, factors
             )
+            ops.assign(self.moving_mean, moving_mean)
+            ops.assign(self.moving_variance, moving_variance)
             return y
         y = super().construct(x)
         return ops.relu6(y) if self.relu6 else y
