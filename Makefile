@@ -6,14 +6,14 @@ export GLOG_v ?= 3
 DEMO_CONFIG := configs/mobilenetv2/mobilenetv2_100_demo_cpu.yaml
 DEMO_DIR ?= ./ckpt/demo
 
-# A C++ compiler builds mindcv's CPU depthwise kernel on first use (about 2x faster CPU training);
+# A C++ compiler builds mindcv's CPU kernels on first use (about 2x faster CPU training);
 # without one mindcv falls back to MindSpore's convolution. Installed here where apt-get can.
 install:
 	$(PYTHON) -m pip install -r requirements.txt
 	$(PYTHON) -m pip install --no-deps -e .
 	@command -v c++ >/dev/null || command -v g++ >/dev/null || \
 	  (command -v apt-get >/dev/null && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++) || \
-	  echo "note: no C++ compiler: mindcv's CPU depthwise kernel stays off (install g++ for faster CPU training)"
+	  echo "note: no C++ compiler: mindcv's CPU kernels stay off (install g++ for faster CPU training)"
 
 # torch (CPU, from the local wheel) is only a reference for the weight-conversion tests;
 # OpenMPI provides mpirun for the data-parallel launch test.
