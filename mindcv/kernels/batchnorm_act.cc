@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "lane_sum.h"
 #include "parallel.h"
 
 namespace {
@@ -19,18 +20,6 @@ struct Layout {
 };
 
 Layout layout_of(const int64_t *shape) { return {shape[0], shape[1], shape[2] * shape[3]}; }
-
-// Sum of f(e) over [0, count) in eight fixed lanes: vectorises without -ffast-math.
-template <typename F>
-double lane_sum(int64_t count, const F &f) {
-  float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t e = 0;
-  for (; e + 8 <= count; e += 8)
-    for (int l = 0; l < 8; ++l) lanes[l] += f(e + l);
-  for (; e < count; ++e) lanes[0] += f(e);
-  return ((double(lanes[0]) + lanes[1]) + (double(lanes[2]) + lanes[3])) +
-         ((double(lanes[4]) + lanes[5]) + (double(lanes[6]) + lanes[7]));
-}
 
 // The normalisation as one multiply-add per value. The backward pass rebuilds it from the same
 // float inputs, so it finds exactly the values the forward pass clamped without reading y.

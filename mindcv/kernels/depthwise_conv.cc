@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "lane_sum.h"
 #include "parallel.h"
 
 namespace {
@@ -18,17 +19,6 @@ struct Plane {
 
 Plane plane_of(const int64_t *x_shape, const int64_t *y_shape) {
   return {x_shape[0], x_shape[1], x_shape[2], x_shape[3], y_shape[2], y_shape[3]};
-}
-
-// Dot product in eight fixed lanes: vectorises without -ffast-math and sums in one order.
-template <typename Load>
-float lane_dot(int64_t count, const float *a, const Load &b) {
-  float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t k = 0;
-  for (; k + 8 <= count; k += 8)
-    for (int l = 0; l < 8; ++l) lanes[l] += a[k + l] * b(k + l);
-  for (; k < count; ++k) lanes[0] += a[k] * b(k);
-  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
 }
 
 // Stride 1 works on the flattened plane: tap (i, j) pairs output p with input p + (i-1)*w + (j-1).
@@ -177,8 +167,8 @@ void weight_sums_s1_plane(const float *x, const float *dy, const FlatPlane &flat
       const float *src = x + t.offset + t.begin, *grad = dy + t.begin;
       const int32_t *keep = t.keep == nullptr ? nullptr : t.keep + t.begin;
       sums[i * 3 + j] += keep == nullptr
-                             ? lane_dot(t.end - t.begin, grad, [&](int64_t e) { return src[e]; })
-                             : lane_dot(t.end - t.begin, grad, [&](int64_t e) { return keep[e] ? src[e] : 0.0f; });
+                             ? lane_sum(t.end - t.begin, [&](int64_t e) { return grad[e] * src[e]; })
+                             : lane_sum(t.end - t.begin, [&](int64_t e) { return grad[e] * (keep[e] ? src[e] : 0.0f); });
     }
   }
 }
@@ -192,9 +182,9 @@ void weight_sums_s2_plane(const float *x, const float *dy, const Plane &p, Split
       if (xr < 0 || xr >= p.h) continue;
       split.load(x + xr * p.w);
       const float *even = split.even.data(), *odd = split.odd.data();
-      sums[i * 3] += lane_dot(p.ow, grad, [&](int64_t e) { return odd[e]; });
-      sums[i * 3 + 1] += lane_dot(p.ow, grad, [&](int64_t e) { return even[e]; });
-      sums[i * 3 + 2] += lane_dot(p.ow, grad, [&](int64_t e) { return odd[e + 1]; });
+      sums[i * 3] += lane_sum(p.ow, [&](int64_t e) { return grad[e] * odd[e]; });
+      sums[i * 3 + 1] += lane_sum(p.ow, [&](int64_t e) { return grad[e] * even[e]; });
+      sums[i * 3 + 2] += lane_sum(p.ow, [&](int64_t e) { return grad[e] * odd[e + 1]; });
     }
   }
 }
