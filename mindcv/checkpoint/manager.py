@@ -16,6 +16,7 @@ _logger = logging.getLogger(__name__)
 
 INDEX_FILE = "checkpoints.json"
 BEST_FILE = "best.ckpt"
+EARLIER_BEST_FILE = "best-earlier-run.ckpt"
 # Values a training checkpoint carries beside the parameters.
 STATE_KEYS = ("epoch_num", "step_num", "metric", "config")
 
@@ -27,9 +28,18 @@ class CheckpointManager:
     best metric; the newest is always kept too, so a run can resume. The best so
     far is copied to best.ckpt. The list survives restarts in checkpoints.json, which
     changes only by atomic rename and never lists a file before it is complete.
+    `start_new_run` (a run that does not resume) sets an earlier run's list aside, so
+    its best metric cannot keep this run's best.ckpt from being written.
     """
 
-    def __init__(self, save_dir: Union[str, os.PathLike], prefix: str, keep_max: int = 10, policy: str = "latest_k") -> None:
+    def __init__(
+        self,
+        save_dir: Union[str, os.PathLike],
+        prefix: str,
+        keep_max: int = 10,
+        policy: str = "latest_k",
+        start_new_run: bool = False,
+    ) -> None:
         if policy not in ("latest_k", "top_k"):
             raise ValueError(f"unknown checkpoint policy '{policy}'")
         self.save_dir = Path(save_dir)
@@ -38,6 +48,8 @@ class CheckpointManager:
         self.policy = policy
         self.records: List[Dict] = read_index(self.save_dir)
         self._remove_partial_files()
+        if start_new_run and self.records:
+            self._set_aside_earlier_run()
 
     @property
     def best(self) -> Optional[Dict]:
@@ -53,6 +65,23 @@ class CheckpointManager:
         for partial in self.save_dir.glob(f".{self.prefix}-*.tmp*"):
             _logger.info("removing %s, left by an interrupted save", partial)
             partial.unlink(missing_ok=True)
+
+    def _set_aside_earlier_run(self) -> None:
+        """Start an empty list; the earlier run's best.ckpt becomes best-earlier-run.ckpt, so
+        best.ckpt always belongs to the current run (even one that never evaluates)."""
+        moved = ""
+        if (self.save_dir / BEST_FILE).is_file():
+            os.replace(self.save_dir / BEST_FILE, self.save_dir / EARLIER_BEST_FILE)
+            moved = f"; its {BEST_FILE} is now {EARLIER_BEST_FILE}"
+        _logger.warning(
+            "%s holds %d checkpoint(s) of an earlier run%s. This run starts a new list and overwrites "
+            "the earlier files that share its names; resume with --ckpt_path and --resume_opt to continue that run instead",
+            self.save_dir,
+            len(self.records),
+            moved,
+        )
+        self.records = []
+        self._write_index()
 
     def _write_index(self) -> None:
         write_text_atomic(self.save_dir / INDEX_FILE, json.dumps(self.records, indent=1))

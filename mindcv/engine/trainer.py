@@ -138,7 +138,9 @@ def train(args: argparse.Namespace) -> Dict[str, float]:
     if start_epoch >= args.epoch_size:
         raise MindCVError(f"{resume_from} already finished epoch {start_epoch} of epoch_size {args.epoch_size}: nothing to train")
 
-    manager = CheckpointManager(save_dir, args.model, args.keep_checkpoint_max, args.ckpt_save_policy)
+    # Only rank 0 writes checkpoints, so only it may set an earlier run's files aside.
+    new_run = resume_from is None and rank == 0
+    manager = CheckpointManager(save_dir, args.model, args.keep_checkpoint_max, args.ckpt_save_policy, start_new_run=new_run)
     summary = SummaryWriter(save_dir / "summary.csv") if rank == 0 else None
     config_text = yaml.safe_dump(config_to_dict(args), sort_keys=False)
     if rank == 0:
