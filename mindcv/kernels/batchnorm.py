@@ -21,19 +21,18 @@ def batch_norm_train(relu6: bool) -> Optional[ops.Custom]:
     if library is None:
         return None
     name = "BatchNormReLU6" if relu6 else "BatchNorm"
-    gradient = ops.Custom(
-        f"{library}:{name}Backward",
-        lambda x, gamma, beta, mean, invstd, dy: (x, gamma, gamma),
-        lambda x, gamma, beta, mean, invstd, dy: (x, gamma, gamma),
-        func_type="aot",
-    )
+
+    def gradient_outputs(x, gamma, *_):  # dx, dgamma, dbeta: shapes and dtypes
+        return x, gamma, gamma
+
+    gradient = ops.Custom(f"{library}:{name}Backward", gradient_outputs, gradient_outputs, func_type="aot")
 
     def bprop(x, gamma, beta, moving_mean, moving_variance, factors, out, dout):
         # Only y carries a gradient: the statistics go to the moving averages.
         dx, dgamma, dbeta = gradient(x, gamma, beta, out[1], out[2], dout[0])
         return dx, dgamma, dbeta, ops.zeros_like(moving_mean), ops.zeros_like(moving_variance), ops.zeros_like(factors)
 
-    def outputs(x, gamma, *_):
+    def outputs(x, gamma, *_):  # y, mean, invstd, moving mean, moving variance
         return x, gamma, gamma, gamma, gamma
 
     return ops.Custom(f"{library}:{name}Forward", outputs, outputs, func_type="aot", bprop=bprop)
