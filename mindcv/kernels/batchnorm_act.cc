@@ -6,8 +6,8 @@
 // results do not depend on the thread count.
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
+#include "aot_abi.h"
 #include "lane_sum.h"
 #include "parallel.h"
 
@@ -116,19 +116,9 @@ void backward(const float *x, const float *gamma, const float *beta, const float
   });
 }
 
-bool float_inputs(int nparam, const char **dtypes) {
-  for (int i = 0; i < nparam; ++i)
-    if (std::strcmp(dtypes[i], "float32") != 0) return false;
-  return true;
-}
-
-const float *in(void **params, int i) { return static_cast<const float *>(params[i]); }
-float *out(void **params, int i) { return static_cast<float *>(params[i]); }
-
 }  // namespace
 
-// MindSpore's AOT convention: `params` holds the inputs then the outputs, `shapes` their shapes;
-// 0 means success. Forward: x [N,C,H,W], gamma [C], beta [C], moving mean [C], moving variance [C],
+// Entry points (aot_abi.h). Forward: x [N,C,H,W], gamma [C], beta [C], moving mean [C], moving variance [C],
 // (eps, momentum) [2] -> y, mean [C], invstd [C], new moving mean [C], new moving variance [C].
 // Backward: x, gamma, beta, mean, invstd, dy -> dx, dgamma, dbeta.
 #define ENTRY_POINTS(NAME, RELU6)                                                                              \

@@ -5,9 +5,9 @@
 // any thread count (exact resume relies on that).
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
+#include "aot_abi.h"
 #include "lane_sum.h"
 #include "parallel.h"
 
@@ -210,36 +210,27 @@ void backward_weight(const float *x, const float *dy, float *dweight, const Plan
   });
 }
 
-bool float_inputs(int nparam, const char **dtypes) {
-  for (int i = 0; i < nparam; ++i)
-    if (std::strcmp(dtypes[i], "float32") != 0) return false;
-  return true;
-}
-
-float *as_float(void *data) { return static_cast<float *>(data); }
-
 }  // namespace
 
-// MindSpore's AOT convention: `params` holds the inputs then the output, `shapes` their shapes;
-// 0 means success. Forward: x [N,C,H,W], weight [C,1,3,3] -> y [N,C,OH,OW]. Input gradient:
+// Entry points (aot_abi.h). Forward: x [N,C,H,W], weight [C,1,3,3] -> y [N,C,OH,OW]. Input gradient:
 // x (for its shape), weight, dy -> dx. Weight gradient: x, weight (for its shape), dy -> dweight.
 #define ENTRY_POINTS(S)                                                                                     \
   extern "C" int DepthwiseForward##S(int nparam, void **params, int *, int64_t **shapes, const char **dtypes, \
                                      void *, void *) {                                                      \
     if (nparam != 3 || !float_inputs(nparam, dtypes)) return 1;                                            \
-    forward(as_float(params[0]), as_float(params[1]), as_float(params[2]), plane_of(shapes[0], shapes[2]), S); \
+    forward(in(params, 0), in(params, 1), out(params, 2), plane_of(shapes[0], shapes[2]), S); \
     return 0;                                                                                               \
   }                                                                                                         \
   extern "C" int DepthwiseBackwardInput##S(int nparam, void **params, int *, int64_t **shapes,              \
                                            const char **dtypes, void *, void *) {                           \
     if (nparam != 4 || !float_inputs(nparam, dtypes)) return 1;                                            \
-    backward_input(as_float(params[2]), as_float(params[1]), as_float(params[3]), plane_of(shapes[0], shapes[2]), S); \
+    backward_input(in(params, 2), in(params, 1), out(params, 3), plane_of(shapes[0], shapes[2]), S); \
     return 0;                                                                                               \
   }                                                                                                         \
   extern "C" int DepthwiseBackwardWeight##S(int nparam, void **params, int *, int64_t **shapes,             \
                                             const char **dtypes, void *, void *) {                          \
     if (nparam != 4 || !float_inputs(nparam, dtypes)) return 1;                                            \
-    backward_weight(as_float(params[0]), as_float(params[2]), as_float(params[3]), plane_of(shapes[0], shapes[2]), S); \
+    backward_weight(in(params, 0), in(params, 2), out(params, 3), plane_of(shapes[0], shapes[2]), S); \
     return 0;                                                                                               \
   }
 
