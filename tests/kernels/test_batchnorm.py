@@ -4,28 +4,15 @@ import copy
 import mindspore as ms
 import numpy as np
 import pytest
-from mindspore import Tensor, nn, ops
+from mindspore import Tensor, nn
 
 import mindcv
 from mindcv.engine import NetWithLoss, TrainStep
 from mindcv.kernels import build
 from mindcv.models.layers import BatchNormAct2d, set_custom_kernels
+from tests.kernels.kernel_helpers import InputAndParameterGradients
 
 pytestmark = pytest.mark.skipif(not mindcv.kernels.kernel_available(), reason="no C++ compiler on this machine")
-
-
-class _Gradients(nn.Cell):
-    """The gradients of <output, sens> for the input, gamma and beta."""
-
-    def __init__(self, norm: nn.Cell) -> None:
-        super().__init__()
-        self.norm = norm
-        self.grad = ops.GradOperation(get_all=True, get_by_list=True, sens_param=True)
-        self.weights = ms.ParameterTuple(norm.trainable_params())
-
-    def construct(self, x: Tensor, sens: Tensor) -> tuple:
-        (dx,), (dgamma, dbeta) = self.grad(self.norm, self.weights)(x, sens)
-        return dx, dgamma, dbeta
 
 
 def _train_twice(custom: bool, shape: tuple, relu6: bool) -> dict:
@@ -40,7 +27,7 @@ def _train_twice(custom: bool, shape: tuple, relu6: bool) -> dict:
     inputs = [Tensor((rng.standard_normal(shape) * 4 + 2).astype(np.float32)) for _ in range(2)]
     outputs = [norm(x).asnumpy() for x in inputs]
     sens = Tensor(rng.standard_normal(shape).astype(np.float32))
-    dx, dgamma, dbeta = (t.asnumpy() for t in _Gradients(norm)(inputs[1], sens))
+    dx, dgamma, dbeta = (t.asnumpy() for t in InputAndParameterGradients(norm)(inputs[1], sens))
     return {
         "output": outputs[1],
         "moving_mean": norm.moving_mean.asnumpy(),

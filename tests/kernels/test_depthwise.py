@@ -11,22 +11,9 @@ import mindcv
 from mindcv.engine import NetWithLoss
 from mindcv.kernels import build, depthwise
 from mindcv.models.layers import DepthwiseConv2d, set_custom_kernels
+from tests.kernels.kernel_helpers import InputAndParameterGradients
 
 pytestmark = pytest.mark.skipif(not mindcv.kernels.kernel_available(), reason="no C++ compiler on this machine")
-
-
-class _Gradients(nn.Cell):
-    """The gradients of <output, sens> for the input and the weight."""
-
-    def __init__(self, conv: nn.Cell) -> None:
-        super().__init__()
-        self.conv = conv
-        self.grad = ops.GradOperation(get_all=True, get_by_list=True, sens_param=True)
-        self.weights = ms.ParameterTuple(conv.trainable_params())
-
-    def construct(self, x: Tensor, sens: Tensor) -> tuple:
-        (dx,), (dweight,) = self.grad(self.conv, self.weights)(x, sens)
-        return dx, dweight
 
 
 def _run(custom: bool, shape: tuple, stride: int, seed: int = 0) -> list:
@@ -37,7 +24,7 @@ def _run(custom: bool, shape: tuple, stride: int, seed: int = 0) -> list:
     x = Tensor(rng.standard_normal(shape).astype(np.float32))
     out_shape = (shape[0], shape[1], (shape[2] - 1) // stride + 1, (shape[3] - 1) // stride + 1)
     sens = Tensor(rng.standard_normal(out_shape).astype(np.float32))
-    return [conv(x).asnumpy()] + [t.asnumpy() for t in _Gradients(conv)(x, sens)]
+    return [conv(x).asnumpy()] + [t.asnumpy() for t in InputAndParameterGradients(conv)(x, sens)]
 
 
 @pytest.mark.parametrize(
