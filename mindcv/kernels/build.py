@@ -19,7 +19,6 @@ SOURCE_DIR = Path(__file__).resolve().parent
 # -march=native: the library is built on the machine that runs it (the CPU's flags are in its name).
 COMPILE_FLAGS = ("-O3", "-march=native", "-std=c++14", "-pthread", "-shared", "-fPIC")
 DISABLE_ENV = "MINDCV_CUSTOM_KERNELS"
-SOURCES = ("depthwise_conv.cc", "batchnorm_act.cc")
 
 
 def _cpu_flags() -> str:
@@ -77,4 +76,5 @@ def build_library(source_name: str) -> Optional[Path]:
 
 def kernel_available() -> bool:
     """Whether mindcv's kernels will be used: CPU device target and every library built."""
-    return ms.get_context("device_target") == "CPU" and all(build_library(source) is not None for source in SOURCES)
+    sources = sorted(path.name for path in SOURCE_DIR.glob("*.cc"))
+    return ms.get_context("device_target") == "CPU" and all(build_library(source) is not None for source in sources)
