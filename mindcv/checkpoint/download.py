@@ -2,7 +2,6 @@
 import hashlib
 import logging
 import os
-import tempfile
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Optional
 from tqdm import tqdm
 
 from ..errors import CheckpointError
+from ..fileio import atomic_output, write_text_atomic
 
 _logger = logging.getLogger(__name__)
 _HASH_ALGORITHMS = ("sha256", "md5")
@@ -52,9 +52,7 @@ def _trust_on_first_use(path: Path, target: Path) -> None:
     record = target.with_name(target.name + ".sha256")
     digest = file_hash(path)
     if not record.is_file():
-        tmp = record.with_name(f".{record.name}.tmp")
-        tmp.write_text(digest + "\n")
-        os.replace(tmp, record)
+        write_text_atomic(record, digest + "\n")
         _logger.warning("%s has no published hash; recorded its sha256 %s in %s", target.name, digest, record)
         return
     expected = record.read_text().strip()
@@ -86,23 +84,19 @@ def download_cached(url: str, expected_hash: str = "", folder: Optional[Path] = 
         return target
     folder.mkdir(parents=True, exist_ok=True)
     _logger.info("downloading %s to %s", url, target)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=not progress) as bar:
-                for chunk in iter(lambda: response.read(1 << 20), b""):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-        if expected_hash:
-            verify_hash(tmp, expected_hash)
-        else:
-            _trust_on_first_use(tmp, target)
-        os.replace(tmp, target)
+        with atomic_output(target) as tmp:
+            with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=not progress) as bar:
+                    for chunk in iter(lambda: response.read(1 << 20), b""):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+            # Checked before the rename: a file that fails never appears under its name.
+            if expected_hash:
+                verify_hash(tmp, expected_hash)
+            else:
+                _trust_on_first_use(tmp, target)
     except OSError as err:
         raise CheckpointError(f"{url}: download failed ({err})") from err
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return target

@@ -7,26 +7,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import yaml
 
 from ..errors import ConfigError, did_you_mean
-from ..fileio import write_text_atomic
-from .schema import IGNORED_KEYS, LEGACY_KEYS, LEGACY_VALUES, OPTIONS, SCHEMA, Option
+from .schema import BOUNDS, IGNORED_KEYS, LEGACY_KEYS, LEGACY_VALUES, OPTIONS, SCHEMA, Option
 
 _logger = logging.getLogger(__name__)
 
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
 _NULL = {"none", "null", "~", ""}
-_POSITIVE = {
-    "batch_size", "epoch_size", "val_interval", "log_interval", "ckpt_save_interval", "keep_checkpoint_max",
-    "gradient_accumulation_steps", "num_parallel_workers", "image_resize", "num_classes", "in_channels",
-    "loss_scale", "clip_value",
-}
-_NON_NEGATIVE = {
-    "lr", "min_lr", "weight_decay", "momentum", "warmup_epochs", "warmup_factor", "decay_epochs", "decay_rate",
-    "mixup", "cutmix", "val_batch_size", "aug_repeats", "num_samples", "drop_rate", "eps",
-}
-_UNIT_INTERVAL = {"hflip", "vflip", "re_prob", "cutmix_prob", "label_smoothing", "ema_decay", "crop_pct", "drop_rate"}
-
-
 def _fail(option: Option, source: str, problem: str) -> ConfigError:
     return ConfigError(f"config key '{option.name}' ({source}): {problem}")
 
@@ -94,13 +81,10 @@ def _checked(option: Option, value: Any, source: str) -> Any:
         return value
     if option.choices and value not in option.choices:
         raise _fail(option, source, f"'{value}' is not one of {', '.join(map(str, option.choices))}{did_you_mean(value, option.choices)}")
-    name = option.name
-    if name in _POSITIVE and value <= 0:
-        raise _fail(option, source, f"must be positive, got {value}")
-    if name in _NON_NEGATIVE and value < 0:
-        raise _fail(option, source, f"must not be negative, got {value}")
-    if name in _UNIT_INTERVAL and not 0 <= value <= 1:
-        raise _fail(option, source, f"must be between 0 and 1, got {value}")
+    if option.bounds:
+        within, rule = BOUNDS[option.bounds]
+        if not all(within(v) for v in (value if isinstance(value, list) else [value])):
+            raise _fail(option, source, f"{rule}, got {value}")
     return value
 
 
@@ -133,6 +117,8 @@ def load_yaml(path: str, extra_options: Sequence[Option] = ()) -> Dict[str, Any]
     for key, value in raw.items():
         source = f"in {path}"
         if key in IGNORED_KEYS:
+            if value not in (None, False, "", 0, 0.0):
+                _logger.warning("%s: '%s' is a MindCV key for another platform or model family; mindcv ignores it", path, key)
             continue
         if key in LEGACY_KEYS:
             new_key, mapping = LEGACY_KEYS[key]
@@ -188,13 +174,3 @@ def parse_args(
     values["config"] = config_path
     values["explicit_keys"] = frozenset(from_yaml) | frozenset(given)
     return argparse.Namespace(**values)
-
-
-def config_to_dict(args: argparse.Namespace) -> Dict[str, Any]:
-    return {option.name: getattr(args, option.name) for option in OPTIONS}
-
-
-def save_config(args: argparse.Namespace, path: str) -> None:
-    """Write the resolved settings as a YAML file that `-c` reads back unchanged."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, yaml.safe_dump(config_to_dict(args), sort_keys=False))
