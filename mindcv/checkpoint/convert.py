@@ -15,7 +15,6 @@ gamma/beta/moving_mean/moving_variance; num_batches_tracked is dropped. torchvis
 timm and MindSpore all default to eps 1e-5, so inference is unchanged. Momentum
 conventions are mirrored (torch 0.1 == MindSpore 0.9); that matters only for training.
 """
-import argparse
 import os
 import pickle
 import re
@@ -30,7 +29,7 @@ from mindspore import Parameter
 from safetensors import SafetensorError
 from safetensors.numpy import load_file as load_safetensors
 
-from ..errors import CheckpointError, MindCVError
+from ..errors import ArgumentParser, CheckpointError, MindCVError, exit_on_user_error
 from ..models import create_model, list_models
 from ..models.layers import make_divisible
 from ..models.mobilenetv2 import HEAD_CHANNELS, INVERTED_RESIDUAL_SETTING, STEM_CHANNELS
@@ -322,8 +321,9 @@ def convert_weights(
     )
 
 
+@exit_on_user_error
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m mindcv.checkpoint.convert",
         description="Convert torchvision/timm MobileNetV2 weights (.pth, .safetensors) to a MindSpore checkpoint.",
     )
@@ -332,12 +332,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--model", default=None, help="model name, e.g. mobilenet_v2_140 (default: from the tensor shapes)")
     parser.add_argument("--layout", default="auto", choices=("auto", *SOURCE_LAYOUTS), help="source naming (default: detected)")
     args = parser.parse_args(argv)
-    try:
-        summary = convert_weights(args.source, args.destination, args.model, args.layout)
-    except MindCVError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(summary)
+    print(convert_weights(args.source, args.destination, args.model, args.layout))
     return 0
 
 

@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
-from ..errors import ConfigError, did_you_mean
+from ..errors import ArgumentParser, ConfigError, did_you_mean
 from .schema import BOUNDS, IGNORED_KEYS, LEGACY_KEYS, LEGACY_VALUES, OPTIONS, SCHEMA, Option
 
 _logger = logging.getLogger(__name__)
@@ -105,12 +105,16 @@ def load_yaml(path: str, extra_options: Sequence[Option] = ()) -> Dict[str, Any]
     """Checked values of a flat YAML config (MindCV's layout); `extra_options` are accepted too."""
     _, schema = _options(extra_options)
     file = Path(path)
+    if file.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a config file")
     if not file.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        raw = yaml.safe_load(file.read_text()) or {}
+        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (expected YAML)") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected key: value lines, got a {type(raw).__name__}")
     values: Dict[str, Any] = {}
@@ -134,7 +138,7 @@ def load_yaml(path: str, extra_options: Sequence[Option] = ()) -> Dict[str, Any]
 
 def create_parser(description: str = "mindcv", extra_options: Sequence[Option] = ()) -> argparse.ArgumentParser:
     """A parser with one option per schema key (and per extra option); unset options stay absent (so YAML values win)."""
-    parser = argparse.ArgumentParser(description=description, argument_default=argparse.SUPPRESS, allow_abbrev=False)
+    parser = ArgumentParser(description=description, argument_default=argparse.SUPPRESS, allow_abbrev=False)
     parser.add_argument("-c", "--config", default="", help="YAML file of settings (the command line overrides it)")
     groups: Dict[str, argparse._ArgumentGroup] = {}
     for option in _options(extra_options)[0]:
