@@ -1,5 +1,4 @@
 """Fetch weight files into a local cache, verified, never half-written."""
-import hashlib
 import logging
 import os
 import urllib.parse
@@ -9,24 +8,12 @@ from typing import Optional
 
 from tqdm import tqdm
 
+from ..cache import cache_dir, file_hash
 from ..errors import CheckpointError
 from ..fileio import atomic_output, write_text_atomic
 
 _logger = logging.getLogger(__name__)
 _HASH_ALGORITHMS = ("sha256", "md5")
-
-
-def cache_dir() -> Path:
-    """`$MINDCV_HOME`, or ~/.cache/mindcv."""
-    return Path(os.environ.get("MINDCV_HOME", Path.home() / ".cache" / "mindcv"))
-
-
-def file_hash(path: Path, algorithm: str = "sha256") -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _parse_hash(expected: str) -> tuple:
