@@ -13,6 +13,18 @@ from ..fileio import write_bytes_atomic, write_text_atomic
 SUMMARY_FIELDS = ("epoch", "lr", "train_loss", "val_top1", "val_top5", "val_loss", "epoch_time_s", "images_per_second", "skipped_steps")
 
 
+class _ConsoleHandler(logging.StreamHandler):
+    """Writes to sys.stdout as it is at each record (notebooks and tests swap it), not as it was at setup."""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def setup_logging(log_dir: Optional[Path] = None, rank: int = 0, name: str = "train") -> logging.Logger:
     """Log INFO to the console (rank 0) and to `log_dir/{name}.log` (`{name}_rank{N}.log` elsewhere)."""
     root = logging.getLogger("mindcv")
@@ -23,7 +35,7 @@ def setup_logging(log_dir: Optional[Path] = None, rank: int = 0, name: str = "tr
         handler.close()
     fmt = logging.Formatter(f"%(asctime)s [rank {rank}] %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
     if rank == 0:
-        console = logging.StreamHandler(sys.stdout)
+        console = _ConsoleHandler()
         console.setFormatter(fmt)
         root.addHandler(console)
     if log_dir is not None:
