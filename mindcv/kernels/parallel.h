@@ -6,10 +6,17 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
+// MINDCV_NUM_THREADS (mindcv sets it to the process's num_threads: a rank's share of the cores),
+// else every core this process may run on. Read at each call, so a change applies at once.
 inline int thread_count() {
+  if (const char *env = std::getenv("MINDCV_NUM_THREADS")) {
+    const int requested = std::atoi(env);
+    if (requested > 0) return requested;
+  }
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
   return std::max(1u, std::thread::hardware_concurrency());

@@ -99,6 +99,7 @@ def test_builds_once_into_the_cache_atomically(fresh_build_cache):
 
 def test_missing_compiler_falls_back_with_a_warning(fresh_build_cache, monkeypatch, caplog):
     monkeypatch.setenv("CXX", "/nonexistent/c++")
+    monkeypatch.delenv(build.REQUIRE_ENV, raising=False)
     # Listen on the module's logger itself: train.py's logging setup (run in-process by
     # other tests) stops mindcv's records from reaching the root logger caplog watches.
     logger = logging.getLogger(build.__name__)
@@ -110,6 +111,13 @@ def test_missing_compiler_falls_back_with_a_warning(fresh_build_cache, monkeypat
     assert "could not compile depthwise_conv.cc" in caplog.text
     assert not DepthwiseConv2d(8, 3, 1).custom_kernel
     assert not any(fresh_build_cache.glob("*"))
+
+
+def test_missing_compiler_is_an_error_when_the_kernels_are_required(fresh_build_cache, monkeypatch):
+    monkeypatch.setenv("CXX", "/nonexistent/c++")
+    monkeypatch.setenv(build.REQUIRE_ENV, "1")
+    with pytest.raises(mindcv.kernels.KernelBuildError, match="could not compile depthwise_conv.cc with /nonexistent/c"):
+        build.build_library(depthwise.SOURCE)
 
 
 def test_kernels_can_be_switched_off(fresh_build_cache, monkeypatch):
