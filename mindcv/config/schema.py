@@ -50,6 +50,8 @@ OPTIONS = (
         ("log_interval", "int", 100, "steps between log lines", {"bounds": "positive"}),
         ("seed", "int", 42, "seed for weights, data order and augmentation"),
         ("jit_level", "str", "O1", "graph-mode compile level (MindSpore jit_level)", {"choices": ("O0", "O1", "O2")}),
+        ("num_threads", "int", 0, "CPU threads and cores of each process (results depend on it; recorded in checkpoints); "
+         "0: the cores the process may use divided by the processes on its host", {"bounds": "non_negative"}),
     ),
     _group(
         "data",

@@ -44,6 +44,7 @@ class SystemConfig(_Section):
     log_interval: int
     seed: int
     jit_level: str
+    num_threads: int  # 0 until the engine pins the count (engine.threads)
 
 
 @dataclass(frozen=True)

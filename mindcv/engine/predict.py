@@ -20,6 +20,7 @@ from ..fileio import write_text_atomic
 from ..models import get_pretrained_cfg
 from . import builders
 from .labels import dataset_class_indexing, index_names, load_label_names
+from .threads import configure_threads
 
 _logger = logging.getLogger(__name__)
 
@@ -192,6 +193,7 @@ def infer(cfg: RunConfig) -> InferenceReport:
     names, label_source = resolve_label_names(cfg)
     ops = eval_image_ops(cfg.data.dataset, cfg.eval)
     builders.setup_context(cfg.system)
+    configure_threads(cfg.system.num_threads)
     checkpoint = model.ckpt_path or (get_pretrained_cfg(model.model).url if model.pretrained else "")
     if not checkpoint:
         _logger.warning("neither ckpt_path nor pretrained is set: predicting with freshly initialised weights")

@@ -18,6 +18,7 @@ from . import builders
 from .distributed import init_distributed
 from .evaluate import evaluate
 from .reporting import SummaryWriter, plot_training_curves, progress_bar, setup_logging
+from .threads import pin_run_threads
 from .train_step import NetWithLoss, TrainStep
 
 _logger = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ def train(cfg: RunConfig) -> Dict[str, float]:
         check_save_dir(save_dir)
     resume_from = resume_checkpoint(model.ckpt_path) if model.ckpt_path and model.resume_opt else None
     setup_logging(save_dir, rank)
+    cfg = pin_run_threads(cfg, resume_from)
     builders.seed_everything(system.seed)
 
     train_data = builders.build_train_data(cfg, rank, world)

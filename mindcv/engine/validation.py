@@ -14,6 +14,7 @@ from .distributed import init_distributed
 from .evaluate import evaluate
 from .labels import dataset_class_indexing, index_names
 from .reporting import progress_bar, setup_logging
+from .threads import configure_threads
 from .results import check_confusion_matrix, check_results_file, per_class_accuracy, save_confusion_matrix, write_results
 
 _logger = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def validate(cfg: RunConfig) -> ValidationReport:
     builders.setup_context(cfg.system)
     rank, world = init_distributed(cfg.system.distribute)
     setup_logging(None, rank, "validate")
+    configure_threads(cfg.system.num_threads)
     eval_data = builders.build_eval_data(cfg, rank, world)
     folder_indexing = eval_data.loader.get_class_indexing() if dataset_kind(data.dataset) == "folder" else None
     indexing = dataset_class_indexing(data.dataset, folder_indexing, data.class_map or None)

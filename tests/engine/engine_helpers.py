@@ -1,4 +1,7 @@
+import re
+import socket
 from pathlib import Path
+from typing import Dict, Tuple
 
 import numpy as np
 from PIL import Image
@@ -30,3 +33,19 @@ def train_args(data_dir: Path, save_dir: Path, *extra: str) -> list:
         "--scheduler", "cosine_decay", "--lr", "0.05", "--warmup_epochs", "1", "--decay_epochs", "3",
         "--weight_decay", "0.0001", "--log_interval", "2", "--color_jitter", "none", *extra,
     ]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (for a scheduler or master)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def final_checksums(save_dir: Path) -> Dict[int, Tuple[int, str]]:
+    """rank -> (world size, final parameter checksum), from the train*.log files of a run."""
+    found = {}
+    for log in save_dir.glob("train*.log"):
+        for rank, world, digest in re.findall(r"final parameter checksum \(rank (\d+) of (\d+)\): (\w+)", log.read_text()):
+            found[int(rank)] = (int(world), digest)
+    return found

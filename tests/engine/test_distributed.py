@@ -1,32 +1,17 @@
 """Data-parallel training on the CPU with 2 processes, under msrun and under mpirun."""
 import os
-import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from engine_helpers import train_args
+import pytest
+from engine_helpers import final_checksums, free_port, train_args
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _checksums(save_dir: Path) -> dict:
-    found = {}
-    for log in save_dir.glob("train*.log"):
-        for rank, world, digest in re.findall(r"final parameter checksum \(rank (\d) of (\d)\): (\w+)", log.read_text()):
-            found[int(rank)] = (int(world), digest)
-    return found
-
-
 def _assert_one_consistent_run(save_dir: Path) -> None:
-    sums = _checksums(save_dir)
+    sums = final_checksums(save_dir)
     assert sorted(sums) == [0, 1], sums
     assert sums[0] == sums[1] and sums[0][0] == 2
     # Rank 0 alone writes checkpoints and the summary; each rank keeps its log.
@@ -46,22 +31,42 @@ def _run(command: list, cwd: Path, env: dict) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
-def test_msrun_two_workers_end_identical(image_folder, tmp_path):
-    save = tmp_path / "ckpt"
+@pytest.fixture(scope="module")
+def msrun_run(image_folder, tmp_path_factory) -> Path:
+    """The save folder of a 2-worker msrun run (msrun does not bind the workers to cores)."""
+    workdir = tmp_path_factory.mktemp("msrun")
+    save = workdir / "ckpt"
     command = [
-        "msrun", "--worker_num=2", "--local_worker_num=2", f"--master_port={_free_port()}", "--join=True",
-        f"--log_dir={tmp_path / 'msrun_logs'}", *_distributed_args(image_folder, save),  # msrun adds `python`
+        "msrun", "--worker_num=2", "--local_worker_num=2", f"--master_port={free_port()}", "--join=True",
+        f"--log_dir={workdir / 'msrun_logs'}", *_distributed_args(image_folder, save),  # msrun adds `python`
     ]
-    _run(command, tmp_path, {**os.environ, "GLOG_v": "3"})
-    _assert_one_consistent_run(save)
+    _run(command, workdir, {**os.environ, "GLOG_v": "3"})
+    return save
 
 
-def test_mpirun_two_processes_end_identical(image_folder, tmp_path):
-    save = tmp_path / "ckpt"
-    port = str(_free_port())
+@pytest.fixture(scope="module")
+def mpirun_run(image_folder, tmp_path_factory) -> Path:
+    """The save folder of the same run under mpirun (which binds each rank to a core)."""
+    workdir = tmp_path_factory.mktemp("mpirun")
+    save = workdir / "ckpt"
     command = [
-        "mpirun", "-n", "2", "--allow-run-as-root", "--oversubscribe", "-x", "GLOG_v", "-x", f"MS_SCHED_PORT={port}",
+        "mpirun", "-n", "2", "--allow-run-as-root", "--oversubscribe", "-x", "GLOG_v", "-x", f"MS_SCHED_PORT={free_port()}",
         sys.executable, *_distributed_args(image_folder, save),
     ]
-    _run(command, tmp_path, {**os.environ, "GLOG_v": "3"})
-    _assert_one_consistent_run(save)
+    _run(command, workdir, {**os.environ, "GLOG_v": "3"})
+    return save
+
+
+def test_msrun_two_workers_end_identical(msrun_run):
+    _assert_one_consistent_run(msrun_run)
+
+
+def test_mpirun_two_processes_end_identical(mpirun_run):
+    _assert_one_consistent_run(mpirun_run)
+
+
+def test_msrun_and_mpirun_end_with_the_same_weights(msrun_run, mpirun_run):
+    # Each rank pins its thread count to its share of the cores (1 of 2 here), whichever launcher bound it.
+    assert final_checksums(msrun_run)[0] == final_checksums(mpirun_run)[0]
+    for save in (msrun_run, mpirun_run):
+        assert "1 intra-op thread(s)" in (save / "train.log").read_text()
