@@ -1,4 +1,5 @@
 """Turn the resolved settings (mindcv.config.RunConfig sections) into the objects a run needs."""
+import logging
 import random
 from dataclasses import dataclass
 from typing import Iterator, List
@@ -15,6 +16,8 @@ from ..loss import create_loss
 from ..models import create_model
 from ..optim import create_optimizer
 from ..scheduler import create_scheduler
+
+_logger = logging.getLogger(__name__)
 
 
 def setup_context(system: SystemConfig) -> None:
@@ -148,6 +151,8 @@ def build_train_data(cfg: RunConfig, rank: int = 0, world: int = 1) -> TrainData
             f"batch_size {data.batch_size} is larger than the {num_samples} training images of this process "
             f"({data.data_dir}/{data.train_split}); lower batch_size or set drop_remainder false"
         )
+    if world > 1:
+        _logger.info("rank %d reads training shard %d of %d: %d images per epoch", rank, rank, world, num_samples)
     return TrainData(cfg, rank, world, num_samples, steps)
 
 

@@ -1,6 +1,8 @@
 """Data-parallel setup on MindSpore's collective communication, under msrun or mpirun."""
+import ipaddress
 import logging
 import os
+import socket
 import subprocess
 import sys
 from typing import Tuple
@@ -16,30 +18,56 @@ DEFAULT_SCHED_PORT = 8118
 _MPI_RANK_VARS = ("OMPI_COMM_WORLD_RANK", "PMI_RANK")
 _MPI_SIZE_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
 _MPI_LOCAL_RANK_VARS = ("OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID")
+_MPI_LOCAL_SIZE_VARS = ("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS")
 
 
 def _first_env(names: Tuple[str, ...]) -> str:
     return next((os.environ[n] for n in names if n in os.environ), "")
 
 
-def _start_cluster_under_mpirun() -> None:
-    """Turn mpirun's processes into a MindSpore cluster on this host.
+def _resolve(host: str) -> str:
+    try:
+        return socket.gethostbyname(host)
+    except OSError:
+        raise MindCVError(f"MS_SCHED_HOST {host}: not an address or a known host name") from None
 
-    mpirun starts only workers; MindSpore's dynamic cluster also needs a scheduler
-    process and MS_* variables. Local rank 0 starts the scheduler on loopback.
+
+def _is_address_of_this_host(host: str) -> bool:
+    try:
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+        return True
+    except OSError:
+        return False
+
+
+def _start_cluster_under_mpirun() -> None:
+    """Turn mpirun's processes into a MindSpore cluster.
+
+    mpirun starts only workers; MindSpore's dynamic cluster also needs a scheduler process
+    and MS_* variables. The scheduler listens on MS_SCHED_HOST:MS_SCHED_PORT (default
+    127.0.0.1:8118, one host); local rank 0 of the host that has that address starts it. Over
+    several hosts, MS_SCHED_HOST must be exported to every rank (`mpirun -x MS_SCHED_HOST=...`).
     """
     rank, size = _first_env(_MPI_RANK_VARS), _first_env(_MPI_SIZE_VARS)
+    local_size = _first_env(_MPI_LOCAL_SIZE_VARS)
+    host = os.environ.get("MS_SCHED_HOST", "127.0.0.1")
+    if local_size and local_size != size and ipaddress.ip_address(_resolve(host)).is_loopback:
+        raise MindCVError(
+            f"mpirun started {size} processes on several hosts ({local_size} on this one), but the scheduler address "
+            f"MS_SCHED_HOST is {host}: export the first host's address to every rank (mpirun -x MS_SCHED_HOST=ADDRESS)"
+        )
     port = os.environ.get("MS_SCHED_PORT", str(DEFAULT_SCHED_PORT))
-    cluster = {"MS_WORKER_NUM": size, "MS_SCHED_HOST": "127.0.0.1", "MS_SCHED_PORT": port}
+    cluster = {"MS_WORKER_NUM": size, "MS_SCHED_HOST": host, "MS_SCHED_PORT": port}
     os.environ.update(cluster)
-    if _first_env(_MPI_LOCAL_RANK_VARS) in ("0", ""):
+    if _first_env(_MPI_LOCAL_RANK_VARS) in ("0", "") and _is_address_of_this_host(host):
         env = {**os.environ, **cluster, "MS_ROLE": "MS_SCHED"}
         for name in _MPI_RANK_VARS + _MPI_SIZE_VARS:
             env.pop(name, None)
         code = "from mindspore.communication import init; init()"
         # The scheduler leaves by itself once every worker has unregistered (at their exit).
         scheduler = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, start_new_session=True)
-        _logger.info("started MindSpore scheduler (pid %d) on 127.0.0.1:%s", scheduler.pid, port)
+        _logger.info("started MindSpore scheduler (pid %d) on %s:%s", scheduler.pid, host, port)
     os.environ.update({"MS_ROLE": "MS_WORKER", "MS_NODE_ID": rank})
 
 

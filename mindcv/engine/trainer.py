@@ -17,6 +17,7 @@ from ..errors import CheckpointError, MindCVError
 from . import builders
 from .distributed import init_distributed
 from .evaluate import evaluate
+from .peers import watch_peers
 from .reporting import SummaryWriter, plot_training_curves, progress_bar, setup_logging
 from .threads import pin_run_threads
 from .train_step import NetWithLoss, TrainStep
@@ -116,6 +117,8 @@ def train(cfg: RunConfig) -> Dict[str, float]:
     resume_from = resume_checkpoint(model.ckpt_path) if model.ckpt_path and model.resume_opt else None
     setup_logging(save_dir, rank)
     cfg = pin_run_threads(cfg, resume_from)
+    if world > 1:
+        watch_peers(rank, f"Resume: repeat the launch command on every host with --ckpt_path {save_dir} --resume_opt True")
     builders.seed_everything(system.seed)
 
     train_data = builders.build_train_data(cfg, rank, world)
