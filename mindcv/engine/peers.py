@@ -27,6 +27,7 @@ _logger = logging.getLogger(__name__)
 
 PROBE_INTERVAL_S = 5.0
 PROBE_TIMEOUT_S = 3.0
+GOODBYE_TIMEOUT_S = 1.0
 GOODBYE = b"goodbye"
 # Exit code of a rank that stopped because another one did (1: a crash, 2: bad input).
 PEER_LOST_EXIT_CODE = 3
@@ -46,6 +47,7 @@ class PeerWatch:
         self.rank = rank
         self.resume_hint = resume_hint
         self.departed: Set[int] = set()
+        self.leaving = False  # set at exit: the probes stop
         # A large backlog: the kernel completes probes' handshakes even while this process is busy.
         self.server = socket.create_server((_address_towards(scheduler_host), 0), backlog=1024)
         address, port = self.server.getsockname()
@@ -72,9 +74,9 @@ class PeerWatch:
     def _others(self) -> List[int]:
         return [peer for peer in range(len(self.peers)) if peer != self.rank and peer not in self.departed]
 
-    def _reach(self, peer: int, message: bytes = b"") -> bool:
+    def _reach(self, peer: int, message: bytes = b"", timeout: float = PROBE_TIMEOUT_S) -> bool:
         try:
-            with socket.create_connection(self.peers[peer], timeout=PROBE_TIMEOUT_S) as connection:
+            with socket.create_connection(self.peers[peer], timeout=timeout) as connection:
                 connection.sendall(message)
             return True
         except OSError:
@@ -91,7 +93,12 @@ class PeerWatch:
     def _watch(self) -> None:
         while True:
             time.sleep(PROBE_INTERVAL_S)
-            lost = self.lost()
+            if self.leaving:
+                return
+            try:
+                lost = self.lost()
+            except RuntimeError:  # the interpreter began to exit: no new pool threads, and no more need
+                return
             if lost:
                 # Probe once more: a goodbye may still wait in the queue of this rank's beacon.
                 time.sleep(PROBE_TIMEOUT_S)
@@ -112,20 +119,18 @@ class PeerWatch:
         os._exit(PEER_LOST_EXIT_CODE)
 
     def _say_goodbye(self) -> None:
-        others = self._others()
-        with ThreadPoolExecutor(max_workers=min(32, len(others) or 1)) as pool:
-            list(pool.map(lambda peer: self._reach(peer, b"%s %d" % (GOODBYE, self.rank)), others))
+        self.leaving = True
+        # One after the other: the interpreter is exiting, when no new thread may start.
+        for peer in self._others():
+            self._reach(peer, b"%s %d" % (GOODBYE, self.rank), timeout=GOODBYE_TIMEOUT_S)
 
 
-_watch: Optional[PeerWatch] = None
-
-
-def watch_peers(rank: int, resume_hint: str) -> None:
+def watch_peers(rank: int, resume_hint: str) -> Optional[PeerWatch]:
     """Start this rank's beacon and the watch of the others (every rank of the job calls it once,
     after the thread setup: the address exchange runs the first operator). `resume_hint` ends
     the message that names a lost rank."""
-    global _watch
     try:
-        _watch = PeerWatch(rank, os.environ.get("MS_SCHED_HOST", "127.0.0.1"), resume_hint)
+        return PeerWatch(rank, os.environ.get("MS_SCHED_HOST", "127.0.0.1"), resume_hint)
     except OSError as err:  # e.g. an IPv6 scheduler address
         _logger.warning("lost ranks will not be noticed early: no beacon on the scheduler's network (%s)", err)
+        return None

@@ -21,6 +21,17 @@ class TwoHosts:
         """`command` run on host 0 (A) or 1 (B)."""
         return command if host == 0 else ["ip", "netns", "exec", self.namespace, *command]
 
+    def write_remote_shell(self, path: Path) -> Path:
+        """A stand-in for ssh that mpirun can use (`--mca plm_rsh_agent PATH`): `PATH HOST COMMAND...`
+        runs COMMAND on host B when HOST is B's address."""
+        path.write_text(
+            "#!/bin/sh\n"
+            f'[ "$1" = "{self.second}" ] || {{ echo "unknown host $1" >&2; exit 1; }}\n'
+            f'shift\nexec ip netns exec {self.namespace} sh -c "$*"\n'
+        )
+        path.chmod(0o755)
+        return path
+
 
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True)

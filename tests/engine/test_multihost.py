@@ -5,6 +5,7 @@ import hashlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,3 +150,26 @@ def test_a_killed_rank_stops_the_job_within_seconds_and_resume_ends_like_the_uni
         resumed.kill_all()
     assert codes == [0, 0], resumed.output(0)[-3000:] + resumed.output(1)[-3000:]
     assert final_checksums(resumed.save_dir)[0] == final_checksums(uninterrupted.save_dir)[0]
+
+
+def test_mpirun_with_a_hostfile_trains_like_two_msrun_launchers(hosts, uninterrupted, image_folder, tmp_path):
+    """The README's hostfile command (ssh replaced by a shell into the namespace): train.py starts the
+    scheduler on MS_SCHED_HOST's host, and the run ends with the weights of the msrun run."""
+    save = tmp_path / "ckpt"
+    (tmp_path / "hosts").write_text(f"{hosts.first} slots=1\n{hosts.second} slots=1\n")
+    command = [
+        # --bind-to none: both "hosts" share this machine's cores, and each would bind its rank to core 0.
+        "mpirun", "-n", "2", "--hostfile", str(tmp_path / "hosts"), "--allow-run-as-root", "--bind-to", "none",
+        "--mca", "plm_rsh_agent", str(hosts.write_remote_shell(tmp_path / "remote_shell")),
+        "-x", "GLOG_v=3", "-x", f"PYTHONPATH={REPO}", "-x", f"MS_SCHED_HOST={hosts.first}", "-x", f"MS_SCHED_PORT={free_port()}",
+        sys.executable, str(REPO / "train.py"),
+        *train_args(image_folder, save, "--mode", "1", "--distribute", "True", "--epoch_size", str(EPOCHS), "--log_interval", "1"),
+    ]
+    try:
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=LAUNCH_TIMEOUT_S)
+    finally:
+        for pid in processes_of(str(save)):
+            os.kill(pid, signal.SIGKILL)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    sums = final_checksums(save)
+    assert sorted(sums) == [0, 1] and sums[0] == sums[1] == final_checksums(uninterrupted.save_dir)[0]
