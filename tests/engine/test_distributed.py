@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 from engine_helpers import final_checksums, free_port, train_args
 
+from mindcv.engine import init_distributed
+from mindcv.errors import MindCVError
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -70,3 +73,14 @@ def test_msrun_and_mpirun_end_with_the_same_weights(msrun_run, mpirun_run):
     assert final_checksums(msrun_run)[0] == final_checksums(mpirun_run)[0]
     for save in (msrun_run, mpirun_run):
         assert "1 intra-op thread(s)" in (save / "train.log").read_text()
+
+
+def test_mpirun_over_several_hosts_needs_the_scheduler_address(monkeypatch):
+    """Without MS_SCHED_HOST every host's local rank 0 would start a scheduler of its own on loopback."""
+    for name, value in {"OMPI_COMM_WORLD_SIZE": "16", "OMPI_COMM_WORLD_LOCAL_SIZE": "8", "OMPI_COMM_WORLD_RANK": "8",
+                        "OMPI_COMM_WORLD_LOCAL_RANK": "0"}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("MS_SCHED_HOST", "MS_ROLE"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(MindCVError, match=r"16 processes on several hosts \(8 on this one\).*mpirun -x MS_SCHED_HOST=ADDRESS"):
+        init_distributed(True)
