@@ -16,11 +16,13 @@ install:
 	  echo "note: no C++ compiler: mindcv's CPU kernels stay off (install g++ for faster CPU training)"
 
 # torch (CPU, from the local wheel) is only a reference for the weight-conversion tests;
-# OpenMPI provides mpirun for the data-parallel launch test.
+# OpenMPI provides mpirun for the data-parallel launch test, iproute2 the network namespace
+# of the two-host tests.
 install-test: install
 	$(PYTHON) -m pip install -r requirements-test.txt
 	$(PYTHON) -m pip install torch==2.13.0
 	command -v mpirun >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openmpi-bin)
+	command -v ip >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2)
 
 test: install-test
 	$(PYTHON) -m pytest -q tests
