@@ -3,10 +3,12 @@
 Parameter names follow MindCV, so its published checkpoints load unchanged.
 """
 import math
+from functools import partial
 
 from mindspore import Tensor, nn
 from mindspore.common.initializer import Normal, One, Zero, initializer
 
+from ..constants import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
 from .layers import Dropout, conv_norm_act, make_divisible
 from .registry import PretrainedCfg, register_model
 
@@ -27,15 +29,18 @@ HEAD_CHANNELS = 1280
 class InvertedResidual(nn.Cell):
     """1x1 expand (skipped when t = 1), 3x3 depthwise, 1x1 linear projection."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int, expand_ratio: int) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, stride: int, expand_ratio: int, pad_type: str = "", bn_eps: float = 1e-5
+    ) -> None:
         super().__init__()
         hidden = round(in_channels * expand_ratio)
         self.use_residual = stride == 1 and in_channels == out_channels
+        layer_options = {"pad_type": pad_type, "bn_eps": bn_eps}
         layers = []
         if expand_ratio != 1:
-            layers += conv_norm_act(in_channels, hidden, 1)
-        layers += conv_norm_act(hidden, hidden, 3, stride, groups=hidden)
-        layers += conv_norm_act(hidden, out_channels, 1, activation=False)
+            layers += conv_norm_act(in_channels, hidden, 1, **layer_options)
+        layers += conv_norm_act(hidden, hidden, 3, stride, groups=hidden, **layer_options)
+        layers += conv_norm_act(hidden, out_channels, 1, activation=False, **layer_options)
         self.layers = nn.SequentialCell(layers)
 
     def construct(self, x: Tensor) -> Tensor:
@@ -49,6 +54,9 @@ class MobileNetV2(nn.Cell):
 
     `features` holds stem, blocks and head conv in one flat SequentialCell; the
     classifier is dropout + dense. `num_classes=0` leaves pooled features.
+    `pad_type="same"` pads as TensorFlow's SAME and `bn_eps` sets the BatchNorm epsilon,
+    for weights trained in TensorFlow/Keras (the `tf_` names set both); parameter names
+    do not change.
     """
 
     def __init__(
@@ -57,21 +65,24 @@ class MobileNetV2(nn.Cell):
         num_classes: int = 1000,
         in_channels: int = 3,
         drop_rate: float = 0.2,
+        pad_type: str = "",
+        bn_eps: float = 1e-5,
     ) -> None:
         super().__init__()
         if width_mult <= 0:
             raise ValueError(f"width_mult must be positive, got {width_mult}")
         if in_channels < 1 or num_classes < 0:
             raise ValueError(f"bad in_channels={in_channels} or num_classes={num_classes}")
+        layer_options = {"pad_type": pad_type, "bn_eps": bn_eps}
         channels = make_divisible(STEM_CHANNELS * width_mult)
-        features = conv_norm_act(in_channels, channels, 3, stride=2)
+        features = conv_norm_act(in_channels, channels, 3, stride=2, **layer_options)
         for t, c, n, s in INVERTED_RESIDUAL_SETTING:
             out_channels = make_divisible(c * width_mult)
             for i in range(n):
-                features.append(InvertedResidual(channels, out_channels, s if i == 0 else 1, t))
+                features.append(InvertedResidual(channels, out_channels, s if i == 0 else 1, t, **layer_options))
                 channels = out_channels
         self.num_features = make_divisible(HEAD_CHANNELS * max(1.0, width_mult))
-        features += conv_norm_act(channels, self.num_features, 1)
+        features += conv_norm_act(channels, self.num_features, 1, **layer_options)
         self.features = nn.SequentialCell(features)
         self.drop_rate = drop_rate
         self.reset_classifier(num_classes)
@@ -141,15 +152,29 @@ _RESOLUTION_VARIANTS = {
 }
 
 
+# Name prefix -> (network options, config shared by its widths, whether MindCV's published weights apply).
+_FAMILIES = {
+    "mobilenet_v2": ({}, PretrainedCfg(), True),
+    # For TensorFlow/Keras weights (python -m mindcv.checkpoint.convert), as timm's tf_ variants:
+    # SAME padding, Keras' BatchNorm epsilon, inputs scaled to [-1, 1] (keras.applications' preprocessing).
+    "tf_mobilenet_v2": (
+        {"pad_type": "same", "bn_eps": 1e-3},
+        PretrainedCfg(mean=IMAGENET_INCEPTION_MEAN, std=IMAGENET_INCEPTION_STD),
+        False,
+    ),
+}
+
+
 def _register_variants() -> None:
-    for tag, (width, url) in _WIDTHS.items():
-        cfg = PretrainedCfg(url=url)
-        register_model(lambda w=width, **kw: _mobilenet_v2(w, **kw), f"mobilenet_v2_{tag}", cfg)
-        for size in _RESOLUTION_VARIANTS.get(tag, ()):
-            # Only the 224 variant shares the plain name's weights.
-            sized = PretrainedCfg(url=url if size == 224 else "", input_size=(3, size, size))
-            name = f"mobilenet_v2_{tag}_{size}"
-            register_model(lambda w=width, **kw: _mobilenet_v2(w, **kw), name, sized)
+    for prefix, (options, base_cfg, mindcv_weights) in _FAMILIES.items():
+        for tag, (width, url) in _WIDTHS.items():
+            url = url if mindcv_weights else ""
+            entrypoint = partial(_mobilenet_v2, width, **options)  # call kwargs override the family's options
+            register_model(entrypoint, f"{prefix}_{tag}", base_cfg.with_updates(url=url))
+            for size in _RESOLUTION_VARIANTS.get(tag, ()):
+                # Only the 224 variant shares the plain name's weights.
+                sized = base_cfg.with_updates(url=url if size == 224 else "", input_size=(3, size, size))
+                register_model(entrypoint, f"{prefix}_{tag}_{size}", sized)
 
 
 _register_variants()
