@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from ..config import Option
 from ..data.dataset_factory import dataset_kind
+from ..deploy.runner import ExportedModel, load_exported
 from ..errors import ConfigError
 from ..models import get_pretrained_cfg
 from . import builders
@@ -27,6 +28,7 @@ VALIDATE_OPTIONS = (
     Option("results_file", "str", "", "write the results to this .json file, or append a row to this .csv file", "validation"),
     Option("per_class", "bool", False, "print and save the top-1 accuracy of every class", "validation"),
     Option("confusion_matrix", "str", "", "draw the confusion matrix into this .png file (at most 50 classes)", "validation"),
+    Option("model_file", "str", "", "validate this exported .onnx or .mindir file (export.py) instead of weights", "validation"),
 )
 
 
@@ -70,17 +72,31 @@ def _check_labels_fit(class_names: List[str], label_count: int, args: argparse.N
         )
 
 
+def _open_model_file(args: argparse.Namespace) -> ExportedModel:
+    """The exported model, checked against the transforms' image size and num_classes before any data is read."""
+    model = load_exported(args.model_file)
+    outputs = model.probe((args.in_channels, args.image_resize, args.image_resize))
+    if outputs != args.num_classes:
+        raise ConfigError(f"{args.model_file}: gives {outputs} outputs per image but num_classes is {args.num_classes}; set num_classes")
+    return model
+
+
 def validate(args: argparse.Namespace) -> ValidationReport:
     """Top-1/top-5/loss of the weights in `args` (mindcv.config plus VALIDATE_OPTIONS) over every sample.
 
     Every process reads a disjoint shard and the counts are summed, so the result is
     exact for any batch size and number of processes. Rank 0 writes the files.
+    With `model_file`, an exported file is run instead of the network, on the same data
+    and transforms, in batches of its static batch size if it has one.
     """
     if args.results_file:
         check_results_file(args.results_file)
     if args.confusion_matrix:
         check_confusion_matrix(args.confusion_matrix, args.num_classes)
     builders.setup_context(args)
+    exported = _open_model_file(args) if args.model_file else None
+    if exported and exported.batch_size:
+        args = argparse.Namespace(**{**vars(args), "val_batch_size": exported.batch_size})
     rank, world = init_distributed(args.distribute)
     setup_logging(None, rank, "validate")
     data = builders.build_eval_data(args, rank, world)
@@ -88,10 +104,10 @@ def validate(args: argparse.Namespace) -> ValidationReport:
     indexing = dataset_class_indexing(args.dataset, folder_indexing, args.class_map or None)
     class_names = index_names(indexing, args.num_classes)
     _check_labels_fit(class_names, max((folder_indexing or indexing).values()) + 1, args)
-    weights = _weights_source(args)
+    weights = args.model_file or _weights_source(args)
     if not weights:
         _logger.warning("neither ckpt_path nor pretrained is set: validating freshly initialised weights")
-    network = builders.build_model(args, amp_level=args.val_amp_level or args.amp_level, ema=args.ema, strict_head=True)
+    network = exported or builders.build_model(args, amp_level=args.val_amp_level or args.amp_level, ema=args.ema, strict_head=True)
 
     bar = tqdm(total=data.num_samples, desc="validate", unit="img", disable=rank != 0, leave=False, file=sys.stdout)
     metrics = evaluate(network, data.batches(), args.num_classes, progress=bar.update, confusion=bool(args.confusion_matrix))
