@@ -11,7 +11,7 @@ from typing import Callable
 from .protocol import serve, worker_parser
 from .runner import MINDCV_MSOPS
 
-IMPLS = ("mindcv", MINDCV_MSOPS, "mindcv-mindir", "mindcv-onnx", "torch-nchw", "torch-cl", "pil")
+IMPLS = ("mindcv", MINDCV_MSOPS, "mindcv-mindir", "mindcv-onnx", "mindcv-onnx-int8", "torch-nchw", "torch-cl", "pil")
 
 
 def data_epochs(args: argparse.Namespace) -> Callable[[], None]:
