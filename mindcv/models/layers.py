@@ -79,16 +79,14 @@ class DepthwiseConv2d(nn.Conv2d):
     def use_custom_kernel(self, enabled: bool) -> None:
         """Run on mindcv's kernel where it applies (`enabled`), else on MindSpore's convolution."""
         stride = self.stride[0]
-        # The kernel pads 1 on every side: TensorFlow's SAME with stride 2 is left to MindSpore.
-        symmetric = self.pad_mode == "pad" or stride == 1
-        applies = self.kernel_size == (3, 3) and stride == self.stride[1] and stride in KERNEL_STRIDES and symmetric
+        applies = self.kernel_size == (3, 3) and stride == self.stride[1] and stride in KERNEL_STRIDES
         self.custom_kernel = enabled and applies and kernel_available()
 
     def construct(self, x: Tensor) -> Tensor:
         if self.custom_kernel and x.dtype == ms.float32:
             # Resolved while compiling (a cached primitive, not an attribute: cells holding
             # Custom primitives cannot be deep-copied, and fold_batchnorm copies).
-            return depthwise_conv3x3(self.stride[0])(x, self.weight)
+            return depthwise_conv3x3(self.stride[0], self.pad_mode == "same")(x, self.weight)
         return self.conv2d(x, self.weight)
 
 
