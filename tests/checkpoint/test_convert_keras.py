@@ -1,10 +1,16 @@
 """Keras MobileNetV2 weights (legacy .h5 and Keras 3 .weights.h5) against Keras 3 itself."""
+import json
+
 import numpy as np
 import pytest
 from keras_reference import keras_logits, random_keras_mobilenet_v2, save_legacy_h5
+from PIL import Image
 
 import mindspore as ms
-from mindcv import CheckpointError, create_model
+from mindcv import CheckpointError, create_model, get_pretrained_cfg
+from mindcv.config import parse_args
+from mindcv.engine.predict import eval_image_ops, eval_settings, load_image
+from tests.engine.evalhelpers import script_main
 from mindcv.checkpoint.convert import KERAS, convert_weights, layout_names, main
 from mindcv.checkpoint.keras_h5 import read_keras_state_dict
 
@@ -52,18 +58,45 @@ def test_keras_layout_names_every_layer_of_the_keras_model(tmp_path):
     assert set(read_keras_state_dict(tmp_path / "k.h5")) == set(layout_names(KERAS))
 
 
-def test_file_name_gives_the_input_size_and_the_config_validates_settings(tmp_path, capsys):
-    keras_model = random_keras_mobilenet_v2(0.35, (96, 96, 3), 1000, seed=2)
+def write_images(root, classes=("bag", "coat", "shoe"), per_class=2, seed=0) -> list:
+    """root/val/<class>/<i>.png, 120x100 colour ramps with noise; (file, label) in reading order."""
+    rng = np.random.default_rng(seed)
+    written = []
+    for label, name in enumerate(classes):
+        (root / "val" / name).mkdir(parents=True)
+        for i in range(per_class):
+            ramp = rng.uniform(0, 255, 3) * np.linspace(0.2, 1.0, 100)[None, :, None]
+            pixels = np.clip(ramp + rng.normal(0, 40, (120, 100, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / "val" / name / f"{i}.png")
+            written.append((root / "val" / name / f"{i}.png", label))
+    return written
+
+
+def test_converted_config_validates_as_keras_predicts(tmp_path, capsys):
+    """The file name gives the input size; validate.py -c <the written config> scores what Keras predicts."""
+    keras_model = random_keras_mobilenet_v2(0.35, (96, 96, 3), 3, seed=2)
     source = tmp_path / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96.h5"
     save_legacy_h5(keras_model, source)
     assert main([str(source), str(tmp_path / "mnv2.ckpt")]) == 0
     out = capsys.readouterr().out
-    assert "model tf_mobilenet_v2_035_96, 1000 classes" in out and "mnv2.yaml" in out
-    from mindcv.config import parse_args
-
+    assert "model tf_mobilenet_v2_035_96, 3 classes" in out and "mnv2.yaml" in out
     args = parse_args(["-c", str(tmp_path / "mnv2.yaml")])
-    assert (args.model, args.num_classes, args.image_resize) == ("tf_mobilenet_v2_035_96", 1000, 96)
+    assert (args.model, args.num_classes, args.image_resize) == ("tf_mobilenet_v2_035_96", 3, 96)
     assert args.mean == [127.5] * 3 and args.std == [127.5] * 3 and args.ckpt_path == str(tmp_path / "mnv2.ckpt")
+
+    written = write_images(tmp_path / "data")
+    results = tmp_path / "results.json"
+    argv = ["-c", str(tmp_path / "mnv2.yaml"), "--data_dir", str(tmp_path / "data"), "--device_target", "CPU", "--mode", "1",
+            "--num_parallel_workers", "1", "--batch_size", "4", "--results_file", str(results), "--confusion_matrix",
+            str(tmp_path / "cm.png")]
+    assert script_main("validate.py")(argv) == 0
+    ops = eval_image_ops("imagenet", eval_settings(args, get_pretrained_cfg(args.model)))
+    images = np.stack([load_image(file, ops) for file, _ in written])
+    predicted = keras_logits(keras_model, images).argmax(axis=1)
+    assert len(set(predicted)) > 1  # predictions that differ by image, so the matrix tests something
+    expected = np.zeros((3, 3), int)
+    np.add.at(expected, ([label for _, label in written], predicted), 1)
+    assert json.loads(results.read_text())["confusion_matrix"] == expected.tolist()
 
 
 def test_foreign_and_missing_files_are_one_error_line(tmp_path, capsys):
