@@ -86,7 +86,7 @@ def test_calibration_methods_give_their_own_ranges(tmp_path, network, calib_root
     # tensors (not those that ReLU6 bounds by 6 anyway).
     for method in ("entropy", "percentile"):
         ratios = np.array([scales[method][name] / scales["minmax"][name] for name in scales["minmax"]])
-        assert (ratios <= 1 + 1e-6).all() and (ratios < 0.99).sum() >= 5, method
+        assert (ratios <= 1 + 1e-6).all() and (ratios < 1 - 1e-4).sum() >= 5, method
 
 
 def test_calibration_spreads_over_the_sorted_files(calib_root):
