@@ -5,18 +5,16 @@ read their settings the same way (mindcv.config).
 """
 import sys
 
-import yaml
-
-from mindcv.config import config_to_dict, create_parser, parse_args
+from mindcv.config import create_parser, parse_args, parse_config
 from mindcv.errors import exit_on_user_error
 
-__all__ = ["create_parser", "parse_args"]
+__all__ = ["create_parser", "parse_args", "parse_config"]
 
 
 @exit_on_user_error
 def main(argv=None) -> int:
-    args = parse_args(argv, description="Print the resolved config as YAML")
-    print(yaml.safe_dump(config_to_dict(args), sort_keys=False), end="")
+    cfg = parse_config(argv, description="Print the resolved config as YAML")
+    print(cfg.to_yaml(), end="")
     return 0
 
 

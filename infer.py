@@ -8,18 +8,18 @@ Options beside the config keys: --input FILES_OR_FOLDERS, --topk K, --label_name
 """
 import sys
 
-from mindcv.config import parse_args
+from mindcv.config import parse_config
 from mindcv.engine.predict import INFER_OPTIONS, format_table, infer
 from mindcv.errors import exit_on_user_error
 
 
 @exit_on_user_error
 def main(argv=None) -> int:
-    args = parse_args(argv, description="Classify images with mindcv", extra_options=INFER_OPTIONS)
-    report = infer(args)
+    cfg = parse_config(argv, description="Classify images with mindcv", extra_options=INFER_OPTIONS)
+    report = infer(cfg)
     print(format_table(report.predictions))
-    if args.output:
-        print(f"wrote {args.output}")
+    if cfg.options["output"]:
+        print(f"wrote {cfg.options['output']}")
     return 0
 
 

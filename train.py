@@ -11,15 +11,15 @@ The resumed run ends with the weights an uninterrupted run with the same seed wo
 """
 import sys
 
-from mindcv.config import parse_args
+from mindcv.config import parse_config
 from mindcv.engine import train
 from mindcv.errors import exit_on_user_error
 
 
 @exit_on_user_error
 def main(argv=None) -> int:
-    args = parse_args(argv, description="Train an image classifier with mindcv")
-    result = train(args)
+    cfg = parse_config(argv, description="Train an image classifier with mindcv")
+    result = train(cfg)
     if result.get("best_top1") is not None:
         print(f"best top-1 {result['best_top1']:.4f} at epoch {result['best_epoch']}: {result['best_checkpoint']}")
     return 0

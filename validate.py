@@ -8,7 +8,7 @@ Options beside the config keys: --results_file (.json or .csv), --per_class True
 """
 import sys
 
-from mindcv.config import parse_args
+from mindcv.config import parse_config
 from mindcv.engine.results import format_per_class
 from mindcv.engine.validation import VALIDATE_OPTIONS, validate
 from mindcv.errors import exit_on_user_error
@@ -16,8 +16,8 @@ from mindcv.errors import exit_on_user_error
 
 @exit_on_user_error
 def main(argv=None) -> int:
-    args = parse_args(argv, description="Validate an image classifier with mindcv", extra_options=VALIDATE_OPTIONS)
-    report = validate(args)
+    cfg = parse_config(argv, description="Validate an image classifier with mindcv", extra_options=VALIDATE_OPTIONS)
+    report = validate(cfg)
     if report.rank == 0:
         if report.per_class is not None:
             print(format_per_class(report.per_class))

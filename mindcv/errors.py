@@ -1,6 +1,9 @@
 """Errors a user can fix. Entry points print their message without a traceback."""
+import argparse
 import difflib
-from typing import Iterable
+import functools
+import sys
+from typing import Callable, Iterable, NoReturn
 
 
 def did_you_mean(word: object, candidates: Iterable, n: int = 1, cutoff: float = 0.4) -> str:
@@ -25,17 +28,26 @@ class DataError(MindCVError):
     """A data set folder, file or image is missing or unreadable."""
 
 
-def exit_on_user_error(main):
-    """Wrap an entry point: a MindCVError prints one line `error: ...` and exits with code 2."""
-    import functools
-    import sys
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as a ConfigError (one `error:` line) instead of usage + exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{message} (see {self.prog} --help)")
+
+
+def exit_on_user_error(main: Callable[..., int]) -> Callable[..., int]:
+    """Wrap an entry point: a MindCVError, or an OSError on a file the user named, prints one line
+    `error: ...` and exits with code 2."""
 
     @functools.wraps(main)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args, **kwargs) -> int:
         try:
             return main(*args, **kwargs)
         except MindCVError as err:
             print(f"error: {err}", file=sys.stderr)
-            return 2
+        except OSError as err:  # e.g. a folder where a file was expected, a full disk, a read-only folder
+            where = f"{err.filename}: " if err.filename else ""
+            print(f"error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
 
     return wrapper

@@ -19,7 +19,6 @@ gamma/beta/moving_mean/moving_variance; num_batches_tracked is dropped. torchvis
 timm and MindSpore all default to eps 1e-5, so inference is unchanged. Momentum
 conventions are mirrored (torch 0.1 == MindSpore 0.9); that matters only for training.
 """
-import argparse
 import os
 import pickle
 import re
@@ -34,8 +33,10 @@ from mindspore import Parameter
 from safetensors import SafetensorError
 from safetensors.numpy import load_file as load_safetensors
 
-from ..config import parse_args, save_config
-from ..errors import CheckpointError, MindCVError
+import yaml
+
+from ..errors import ArgumentParser, CheckpointError, MindCVError, exit_on_user_error
+from ..fileio import write_text_atomic
 from ..models import create_model, get_pretrained_cfg, is_model, list_models
 from ..models.layers import make_divisible
 from ..models.mobilenetv2 import HEAD_CHANNELS, INVERTED_RESIDUAL_SETTING, STEM_CHANNELS
@@ -321,14 +322,15 @@ def _model_name(weights: Dict[str, np.ndarray], source: Path, layout: Layout) ->
 
 
 def write_config(path: Path, model: str, checkpoint: Path, num_classes: int, in_channels: int) -> Path:
-    """A config for validate.py / infer.py: the model, its checkpoint and the model's evaluation transforms."""
+    """A config (config keys, as `-c` reads them) for validate.py / infer.py: the model, its checkpoint
+    and the model's evaluation transforms, written out so the file says how the weights are fed."""
     cfg = get_pretrained_cfg(model)
-    argv = [
-        "--model", model, "--ckpt_path", str(checkpoint.resolve()), "--num_classes", str(num_classes),
-        "--in_channels", str(in_channels), "--image_resize", str(cfg.input_size[-1]), "--crop_pct", str(cfg.crop_pct),
-        "--interpolation", cfg.interpolation, "--mean", *map(str, cfg.mean), "--std", *map(str, cfg.std),
-    ]
-    save_config(parse_args(argv), str(path))
+    keys = {
+        "model": model, "ckpt_path": str(checkpoint.resolve()), "num_classes": num_classes, "in_channels": in_channels,
+        "image_resize": cfg.input_size[-1], "crop_pct": cfg.crop_pct, "interpolation": cfg.interpolation,
+        "mean": list(cfg.mean), "std": list(cfg.std),
+    }
+    write_text_atomic(path, f"# written by python -m mindcv.checkpoint.convert\n{yaml.safe_dump(keys, sort_keys=False)}")
     return path
 
 
@@ -380,8 +382,9 @@ def convert_weights(
     )
 
 
+@exit_on_user_error
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m mindcv.checkpoint.convert",
         description="Convert torchvision/timm (.pth, .safetensors) or Keras (.h5, .weights.h5) MobileNetV2 weights "
         "to a MindSpore checkpoint and a config beside it.",
@@ -391,12 +394,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--model", default=None, help="model name, e.g. mobilenet_v2_140 (default: from the tensor shapes)")
     parser.add_argument("--layout", default="auto", choices=("auto", *SOURCE_LAYOUTS), help="source naming (default: detected)")
     args = parser.parse_args(argv)
-    try:
-        summary = convert_weights(args.source, args.destination, args.model, args.layout)
-    except MindCVError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(summary)
+    print(convert_weights(args.source, args.destination, args.model, args.layout))
     return 0
 
 

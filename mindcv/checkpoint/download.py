@@ -1,8 +1,6 @@
 """Fetch weight files into a local cache, verified, never half-written."""
-import hashlib
 import logging
 import os
-import tempfile
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -10,23 +8,12 @@ from typing import Optional
 
 from tqdm import tqdm
 
+from ..cache import cache_dir, file_hash
 from ..errors import CheckpointError
+from ..fileio import atomic_output, write_text_atomic
 
 _logger = logging.getLogger(__name__)
 _HASH_ALGORITHMS = ("sha256", "md5")
-
-
-def cache_dir() -> Path:
-    """`$MINDCV_HOME`, or ~/.cache/mindcv."""
-    return Path(os.environ.get("MINDCV_HOME", Path.home() / ".cache" / "mindcv"))
-
-
-def file_hash(path: Path, algorithm: str = "sha256") -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _parse_hash(expected: str) -> tuple:
@@ -52,9 +39,7 @@ def _trust_on_first_use(path: Path, target: Path) -> None:
     record = target.with_name(target.name + ".sha256")
     digest = file_hash(path)
     if not record.is_file():
-        tmp = record.with_name(f".{record.name}.tmp")
-        tmp.write_text(digest + "\n")
-        os.replace(tmp, record)
+        write_text_atomic(record, digest + "\n")
         _logger.warning("%s has no published hash; recorded its sha256 %s in %s", target.name, digest, record)
         return
     expected = record.read_text().strip()
@@ -86,23 +71,19 @@ def download_cached(url: str, expected_hash: str = "", folder: Optional[Path] = 
         return target
     folder.mkdir(parents=True, exist_ok=True)
     _logger.info("downloading %s to %s", url, target)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=not progress) as bar:
-                for chunk in iter(lambda: response.read(1 << 20), b""):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-        if expected_hash:
-            verify_hash(tmp, expected_hash)
-        else:
-            _trust_on_first_use(tmp, target)
-        os.replace(tmp, target)
+        with atomic_output(target) as tmp:
+            with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=not progress) as bar:
+                    for chunk in iter(lambda: response.read(1 << 20), b""):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+            # Checked before the rename: a file that fails never appears under its name.
+            if expected_hash:
+                verify_hash(tmp, expected_hash)
+            else:
+                _trust_on_first_use(tmp, target)
     except OSError as err:
         raise CheckpointError(f"{url}: download failed ({err})") from err
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return target

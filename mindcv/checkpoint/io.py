@@ -8,6 +8,7 @@ import mindspore as ms
 from mindspore import nn
 
 from ..errors import CheckpointError
+from ..fileio import atomic_output
 
 _logger = logging.getLogger(__name__)
 
@@ -48,15 +49,7 @@ def save_checkpoint(
     path = Path(path)
     fmt = checkpoint_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Same folder and suffix, so the rename cannot cross file systems and MindSpore keeps the name.
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    try:
+    with atomic_output(path) as tmp:
         ms.save_checkpoint(obj, str(tmp), append_dict=append_dict, format=fmt)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     _logger.debug("saved %s", path)
     return path

@@ -6,27 +6,14 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
-from ..errors import ConfigError, did_you_mean
-from ..fileio import write_text_atomic
-from .schema import IGNORED_KEYS, LEGACY_KEYS, LEGACY_VALUES, OPTIONS, SCHEMA, Option
+from ..errors import ArgumentParser, ConfigError, did_you_mean
+from .schema import BOUNDS, IGNORED_KEYS, LEGACY_KEYS, LEGACY_VALUES, OPTIONS, SCHEMA, Option
 
 _logger = logging.getLogger(__name__)
 
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
 _NULL = {"none", "null", "~", ""}
-_POSITIVE = {
-    "batch_size", "epoch_size", "val_interval", "log_interval", "ckpt_save_interval", "keep_checkpoint_max",
-    "gradient_accumulation_steps", "num_parallel_workers", "image_resize", "num_classes", "in_channels",
-    "loss_scale", "clip_value",
-}
-_NON_NEGATIVE = {
-    "lr", "min_lr", "weight_decay", "momentum", "warmup_epochs", "warmup_factor", "decay_epochs", "decay_rate",
-    "mixup", "cutmix", "val_batch_size", "aug_repeats", "num_samples", "drop_rate", "eps",
-}
-_UNIT_INTERVAL = {"hflip", "vflip", "re_prob", "cutmix_prob", "label_smoothing", "ema_decay", "crop_pct", "drop_rate"}
-
-
 def _fail(option: Option, source: str, problem: str) -> ConfigError:
     return ConfigError(f"config key '{option.name}' ({source}): {problem}")
 
@@ -94,13 +81,10 @@ def _checked(option: Option, value: Any, source: str) -> Any:
         return value
     if option.choices and value not in option.choices:
         raise _fail(option, source, f"'{value}' is not one of {', '.join(map(str, option.choices))}{did_you_mean(value, option.choices)}")
-    name = option.name
-    if name in _POSITIVE and value <= 0:
-        raise _fail(option, source, f"must be positive, got {value}")
-    if name in _NON_NEGATIVE and value < 0:
-        raise _fail(option, source, f"must not be negative, got {value}")
-    if name in _UNIT_INTERVAL and not 0 <= value <= 1:
-        raise _fail(option, source, f"must be between 0 and 1, got {value}")
+    if option.bounds:
+        within, rule = BOUNDS[option.bounds]
+        if not all(within(v) for v in (value if isinstance(value, list) else [value])):
+            raise _fail(option, source, f"{rule}, got {value}")
     return value
 
 
@@ -121,18 +105,24 @@ def load_yaml(path: str, extra_options: Sequence[Option] = ()) -> Dict[str, Any]
     """Checked values of a flat YAML config (MindCV's layout); `extra_options` are accepted too."""
     _, schema = _options(extra_options)
     file = Path(path)
+    if file.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a config file")
     if not file.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        raw = yaml.safe_load(file.read_text()) or {}
+        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (expected YAML)") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected key: value lines, got a {type(raw).__name__}")
     values: Dict[str, Any] = {}
     for key, value in raw.items():
         source = f"in {path}"
         if key in IGNORED_KEYS:
+            if value not in (None, False, "", 0, 0.0):
+                _logger.warning("%s: '%s' is a MindCV key for another platform or model family; mindcv ignores it", path, key)
             continue
         if key in LEGACY_KEYS:
             new_key, mapping = LEGACY_KEYS[key]
@@ -148,7 +138,7 @@ def load_yaml(path: str, extra_options: Sequence[Option] = ()) -> Dict[str, Any]
 
 def create_parser(description: str = "mindcv", extra_options: Sequence[Option] = ()) -> argparse.ArgumentParser:
     """A parser with one option per schema key (and per extra option); unset options stay absent (so YAML values win)."""
-    parser = argparse.ArgumentParser(description=description, argument_default=argparse.SUPPRESS, allow_abbrev=False)
+    parser = ArgumentParser(description=description, argument_default=argparse.SUPPRESS, allow_abbrev=False)
     parser.add_argument("-c", "--config", default="", help="YAML file of settings (the command line overrides it)")
     groups: Dict[str, argparse._ArgumentGroup] = {}
     for option in _options(extra_options)[0]:
@@ -188,13 +178,3 @@ def parse_args(
     values["config"] = config_path
     values["explicit_keys"] = frozenset(from_yaml) | frozenset(given)
     return argparse.Namespace(**values)
-
-
-def config_to_dict(args: argparse.Namespace) -> Dict[str, Any]:
-    return {option.name: getattr(args, option.name) for option in OPTIONS}
-
-
-def save_config(args: argparse.Namespace, path: str) -> None:
-    """Write the resolved settings as a YAML file that `-c` reads back unchanged."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, yaml.safe_dump(config_to_dict(args), sort_keys=False))

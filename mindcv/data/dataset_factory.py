@@ -5,7 +5,7 @@ from typing import Mapping, Optional, Union
 
 import mindspore.dataset as ds
 
-from ..checkpoint.download import cache_dir
+from ..cache import cache_dir
 from ..errors import ConfigError, DataError
 from .cifar import cifar10_dataset
 from .embedded import prepare_fashion_mnist

@@ -17,7 +17,7 @@ from typing import List
 import numpy as np
 from PIL import Image
 
-from ..checkpoint.download import cache_dir, file_hash
+from ..cache import cache_dir, file_hash
 from ..errors import DataError
 
 ASSET_PATH = Path(__file__).parent / "assets" / "fashion_mnist_subset.npz"

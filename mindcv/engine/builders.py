@@ -1,5 +1,4 @@
-"""Turn resolved settings (mindcv.config) into the objects a run needs."""
-import argparse
+"""Turn the resolved settings (mindcv.config.RunConfig sections) into the objects a run needs."""
 import random
 from dataclasses import dataclass
 from typing import Iterator, List
@@ -9,6 +8,7 @@ import mindspore.dataset as ds
 import numpy as np
 from mindspore import nn
 
+from ..config import AugmentationConfig, DataConfig, EvalConfig, ModelConfig, OptimizerConfig, RunConfig, SchedulerConfig, SystemConfig
 from ..data import create_dataset, create_loader, create_transforms, unreadable_image_error
 from ..errors import DataError
 from ..loss import create_loss
@@ -17,10 +17,10 @@ from ..optim import create_optimizer
 from ..scheduler import create_scheduler
 
 
-def setup_context(args: argparse.Namespace) -> None:
-    if args.device_target != "auto":
-        ms.set_device(args.device_target)
-    ms.set_context(mode=args.mode, jit_config={"jit_level": args.jit_level})
+def setup_context(system: SystemConfig) -> None:
+    if system.device_target != "auto":
+        ms.set_device(system.device_target)
+    ms.set_context(mode=system.mode, jit_config={"jit_level": system.jit_level})
 
 
 def seed_everything(seed: int) -> None:
@@ -32,87 +32,46 @@ def seed_everything(seed: int) -> None:
 
 
 def build_model(
-    args: argparse.Namespace, load_weights: bool = True, amp_level: str = "", ema: bool = False, strict_head: bool = False
+    model: ModelConfig, amp_level: str = "O0", load_weights: bool = True, ema: bool = False, strict_head: bool = False
 ) -> nn.Cell:
     """The network, with weights from `pretrained`/`ckpt_path` unless `load_weights` is false.
 
     `ema` loads the checkpoint's EMA copy; `strict_head` refuses a head of another size (evaluation).
     """
-    kwargs = {} if args.drop_rate is None else {"drop_rate": args.drop_rate}
     network = create_model(
-        args.model,
-        num_classes=args.num_classes,
-        in_channels=args.in_channels,
-        pretrained=args.pretrained and load_weights,
-        checkpoint_path=args.ckpt_path if load_weights else "",
+        model.model,
+        pretrained=model.pretrained and load_weights,
+        checkpoint_path=model.ckpt_path if load_weights else "",
         ema=ema,
         strict_head=strict_head,
-        **kwargs,
+        **model.network_kwargs(),
     )
-    amp_level = amp_level or args.amp_level
     if amp_level != "O0":
         network = ms.amp.auto_mixed_precision(network, amp_level)
     return network
 
 
-def build_loss(args: argparse.Namespace) -> nn.Cell:
-    return create_loss(args.loss, reduction=args.reduction, label_smoothing=args.label_smoothing, aux_factor=args.aux_factor)
-
-
-def build_lr_schedule(args: argparse.Namespace, steps_per_epoch: int) -> List[float]:
+def build_lr_schedule(cfg: RunConfig, steps_per_epoch: int) -> List[float]:
     """One learning rate per optimizer update (micro-batches of accumulation count once)."""
-    return create_scheduler(
-        max(1, steps_per_epoch // args.gradient_accumulation_steps),
-        scheduler=args.scheduler,
-        lr=args.lr,
-        min_lr=args.min_lr,
-        warmup_epochs=args.warmup_epochs,
-        warmup_factor=args.warmup_factor,
-        decay_epochs=args.decay_epochs,
-        decay_rate=args.decay_rate,
-        milestones=args.multi_step_decay_milestones,
-        num_epochs=args.epoch_size,
-        lr_epoch_stair=args.lr_epoch_stair,
-        num_cycles=args.num_cycles,
-        cycle_decay=args.cycle_decay,
-    )
+    updates_per_epoch = max(1, steps_per_epoch // cfg.train.gradient_accumulation_steps)
+    return create_scheduler(updates_per_epoch, num_epochs=cfg.train.epoch_size, **cfg.scheduler.kwargs())
 
 
-def build_optimizer(args: argparse.Namespace, network: nn.Cell, lrs: List[float]) -> nn.Optimizer:
+def build_optimizer(optimizer: OptimizerConfig, network: nn.Cell, lrs: List[float]) -> nn.Optimizer:
     # The train step unscales gradients itself, so the optimizer sees loss_scale 1.
-    return create_optimizer(
-        network,
-        opt=args.opt,
-        lr=lrs,
-        weight_decay=args.weight_decay,
-        momentum=args.momentum,
-        nesterov=args.use_nesterov,
-        weight_decay_filter=args.weight_decay_filter,
-        eps=args.eps,
-    )
+    return create_optimizer(network, lr=lrs, **optimizer.kwargs())
 
 
-def _transforms(args: argparse.Namespace, is_training: bool) -> list:
-    return create_transforms(
-        args.dataset,
-        image_resize=args.image_resize,
-        is_training=is_training,
-        auto_augment=args.auto_augment,
-        scale=tuple(args.scale),
-        ratio=tuple(args.ratio),
-        hflip=args.hflip,
-        vflip=args.vflip,
-        color_jitter=args.color_jitter,
-        interpolation=args.interpolation,
-        re_prob=args.re_prob,
-        re_scale=tuple(args.re_scale),
-        re_ratio=tuple(args.re_ratio),
-        re_value=args.re_value,
-        re_max_attempts=args.re_max_attempts,
-        mean=args.mean,
-        std=args.std,
-        crop_pct=args.crop_pct,
-    )
+def build_loss(cfg: RunConfig) -> nn.Cell:
+    return create_loss(**cfg.loss.kwargs())
+
+
+def _train_transforms(data: DataConfig, augmentation: AugmentationConfig) -> list:
+    return create_transforms(data.dataset, is_training=True, **augmentation.transform_kwargs())
+
+
+def eval_transforms(dataset: str, settings: EvalConfig) -> list:
+    return create_transforms(dataset, is_training=False, **settings.kwargs())
 
 
 @dataclass
@@ -124,14 +83,14 @@ class TrainData:
     resumed before it.
     """
 
-    args: argparse.Namespace
+    cfg: RunConfig
     rank: int
     world: int
     num_samples: int
     steps_per_epoch: int
 
     def epoch_batches(self, epoch: int) -> Iterator:
-        loader = _train_loader(self.args, self.rank, self.world)
+        loader = _train_loader(self.cfg, self.rank, self.world)
         return _naming_bad_images(loader.create_tuple_iterator(num_epochs=1))
 
 
@@ -146,47 +105,50 @@ def _naming_bad_images(batches: Iterator) -> Iterator:
         raise named from None
 
 
-def _train_dataset(args: argparse.Namespace, rank: int, world: int):
+def _dataset(cfg: RunConfig, split: str, rank: int, world: int, **kwargs) -> ds.Dataset:
+    data = cfg.data
     return create_dataset(
-        args.dataset,
-        root=args.data_dir,
-        split=args.train_split,
-        shuffle=args.shuffle,
-        num_samples=args.num_samples,
+        data.dataset,
+        root=data.data_dir,
+        split=split,
+        num_samples=data.num_samples,
         num_shards=world if world > 1 else None,
         shard_id=rank if world > 1 else None,
-        num_parallel_workers=args.num_parallel_workers,
-        download=args.dataset_download,
-        class_map=args.class_map or None,
-        num_aug_repeats=args.aug_repeats,
+        num_parallel_workers=cfg.system.num_parallel_workers,
+        download=data.dataset_download,
+        class_map=data.class_map or None,
+        **kwargs,
     )
 
 
-def _train_loader(args: argparse.Namespace, rank: int, world: int):
+def _train_dataset(cfg: RunConfig, rank: int, world: int) -> ds.Dataset:
+    return _dataset(cfg, cfg.data.train_split, rank, world, shuffle=cfg.data.shuffle, num_aug_repeats=cfg.data.aug_repeats)
+
+
+def _train_loader(cfg: RunConfig, rank: int, world: int) -> ds.Dataset:
     return create_loader(
-        _train_dataset(args, rank, world),
-        batch_size=args.batch_size,
-        drop_remainder=args.drop_remainder,
+        _train_dataset(cfg, rank, world),
+        batch_size=cfg.data.batch_size,
+        drop_remainder=cfg.data.drop_remainder,
         is_training=True,
-        mixup=args.mixup,
-        cutmix=args.cutmix,
-        cutmix_prob=args.cutmix_prob,
-        num_classes=args.num_classes,
-        label_smoothing=args.label_smoothing,
-        transform=_transforms(args, is_training=True),
-        num_parallel_workers=args.num_parallel_workers,
+        num_classes=cfg.model.num_classes,
+        label_smoothing=cfg.loss.label_smoothing,
+        transform=_train_transforms(cfg.data, cfg.augmentation),
+        num_parallel_workers=cfg.system.num_parallel_workers,
+        **cfg.augmentation.mixing_kwargs(),
     )
 
 
-def build_train_data(args: argparse.Namespace, rank: int = 0, world: int = 1) -> TrainData:
-    num_samples = _train_dataset(args, rank, world).get_dataset_size()
-    steps = num_samples // args.batch_size if args.drop_remainder else -(-num_samples // args.batch_size)
+def build_train_data(cfg: RunConfig, rank: int = 0, world: int = 1) -> TrainData:
+    data = cfg.data
+    num_samples = _train_dataset(cfg, rank, world).get_dataset_size()
+    steps = num_samples // data.batch_size if data.drop_remainder else -(-num_samples // data.batch_size)
     if steps == 0:
         raise DataError(
-            f"batch_size {args.batch_size} is larger than the {num_samples} training images of this process "
-            f"({args.data_dir}/{args.train_split}); lower batch_size or set drop_remainder false"
+            f"batch_size {data.batch_size} is larger than the {num_samples} training images of this process "
+            f"({data.data_dir}/{data.train_split}); lower batch_size or set drop_remainder false"
         )
-    return TrainData(args, rank, world, num_samples, steps)
+    return TrainData(cfg, rank, world, num_samples, steps)
 
 
 @dataclass
@@ -201,33 +163,19 @@ class EvalData:
         return _naming_bad_images(self.loader.create_tuple_iterator(num_epochs=1))
 
 
-def build_eval_data(args: argparse.Namespace, rank: int = 0, world: int = 1) -> EvalData:
-    """Every validation image once per process group, in batches of val_batch_size (or batch_size).
+def build_eval_data(cfg: RunConfig, rank: int = 0, world: int = 1) -> EvalData:
+    """Every validation image once per process group, in batches of val_batch_size.
 
     The last batch keeps its remainder: nothing is dropped and the batch size is never changed.
     """
-    dataset = create_dataset(
-        args.dataset,
-        root=args.data_dir,
-        split=args.val_split,
-        shuffle=False,
-        num_samples=args.num_samples,
-        num_shards=world if world > 1 else None,
-        shard_id=rank if world > 1 else None,
-        num_parallel_workers=args.num_parallel_workers,
-        download=args.dataset_download,
-        class_map=args.class_map or None,
-        exact_shards=True,
-    )
-    batch_size = args.val_batch_size or args.batch_size
-    num_samples = dataset.get_dataset_size()
+    dataset = _dataset(cfg, cfg.data.val_split, rank, world, shuffle=False, exact_shards=True)
     loader = create_loader(
         dataset,
-        batch_size=batch_size,
+        batch_size=cfg.data.val_batch_size,
         drop_remainder=False,
         is_training=False,
-        num_classes=args.num_classes,
-        transform=_transforms(args, is_training=False),
-        num_parallel_workers=args.num_parallel_workers,
+        num_classes=cfg.model.num_classes,
+        transform=eval_transforms(cfg.data.dataset, cfg.eval),
+        num_parallel_workers=cfg.system.num_parallel_workers,
     )
-    return EvalData(loader, num_samples, batch_size)
+    return EvalData(loader, dataset.get_dataset_size(), cfg.data.val_batch_size)

@@ -1,5 +1,4 @@
 """Predict the classes of image files: top-k class names and probabilities, as a table or JSON."""
-import argparse
 import json
 import logging
 import re
@@ -12,12 +11,13 @@ import numpy as np
 from mindspore import nn
 from mindspore.dataset import vision
 
-from ..config import Option
-from ..data import create_dataset, create_transforms
+from ..config import EvalConfig, Option, RunConfig
+from ..data import create_dataset
 from ..data.image_check import image_files
 from ..data.dataset_factory import dataset_kind
 from ..errors import ConfigError, DataError
-from ..models import PretrainedCfg, get_pretrained_cfg
+from ..fileio import write_text_atomic
+from ..models import get_pretrained_cfg
 from . import builders
 from .labels import dataset_class_indexing, index_names, load_label_names
 
@@ -26,7 +26,7 @@ _logger = logging.getLogger(__name__)
 # infer.py's own options, beside the config keys (mindcv.config.parse_args(extra_options=...)).
 INFER_OPTIONS = (
     Option("input", "strs", None, "image files and/or folders (searched recursively)", "inference", nullable=True),
-    Option("topk", "int", 5, "classes shown per image", "inference"),
+    Option("topk", "int", 5, "classes shown per image", "inference", bounds="positive"),
     Option(
         "label_names", "str", "",
         "class names: imagenet, fashion_mnist, cifar10 or a file with one name per line "
@@ -35,8 +35,6 @@ INFER_OPTIONS = (
     Option("output", "str", "", "also write the predictions to this .json file", "inference"),
     Option("skip_bad", "bool", False, "skip unreadable images with a warning instead of stopping", "inference"),
 )
-# Eval transform settings taken from the model's pretrained config unless the config sets them.
-_CFG_SETTINGS = ("image_resize", "crop_pct", "interpolation", "mean", "std")
 
 
 @dataclass
@@ -85,22 +83,9 @@ def find_images(inputs: Sequence[str]) -> List[Path]:
     return found
 
 
-def eval_settings(args: argparse.Namespace, cfg: PretrainedCfg) -> Dict[str, Any]:
-    """Resize, crop, normalisation: from the config where it sets them, else the model's pretrained config."""
-    from_cfg = {
-        "image_resize": cfg.input_size[-1],
-        "crop_pct": cfg.crop_pct,
-        "interpolation": cfg.interpolation,
-        "mean": list(cfg.mean),
-        "std": list(cfg.std),
-    }
-    explicit = getattr(args, "explicit_keys", frozenset())
-    return {key: getattr(args, key) if key in explicit else from_cfg[key] for key in _CFG_SETTINGS}
-
-
-def eval_image_ops(dataset_name: str, settings: Dict[str, Any]) -> list:
+def eval_image_ops(dataset_name: str, settings: EvalConfig) -> list:
     """The evaluation transforms for one encoded image file (decode first, as folder data sets do)."""
-    ops = create_transforms(dataset_name, is_training=False, **settings)
+    ops = builders.eval_transforms(dataset_name, settings)
     # CIFAR-10's evaluation ops expect decoded arrays; files need decoding first.
     return [vision.Decode()] + ops if dataset_kind(dataset_name) == "cifar10" else ops
 
@@ -162,22 +147,25 @@ def predict(
     return predictions, skipped
 
 
-def resolve_label_names(args: argparse.Namespace, cfg: PretrainedCfg) -> Tuple[List[str], str]:
+def resolve_label_names(cfg: RunConfig) -> Tuple[List[str], str]:
     """Class names and where they came from: label_names, else the configured data set, else the model's."""
-    if args.label_names:
-        return load_label_names(args.label_names, args.num_classes), args.label_names
-    kind = dataset_kind(args.dataset)
-    if kind != "folder" or args.data_dir or args.class_map:
+    data, num_classes = cfg.data, cfg.model.num_classes
+    label_names = cfg.options["label_names"]
+    if label_names:
+        return load_label_names(label_names, num_classes), label_names
+    kind = dataset_kind(data.dataset)
+    if kind != "folder" or data.data_dir or data.class_map:
         folder_indexing = None
-        if kind == "folder" and args.data_dir:
-            dataset = create_dataset(args.dataset, root=args.data_dir, split=args.val_split, shuffle=False, class_map=args.class_map or None)
+        if kind == "folder" and data.data_dir:
+            dataset = create_dataset(data.dataset, root=data.data_dir, split=data.val_split, shuffle=False, class_map=data.class_map or None)
             folder_indexing = dataset.get_class_indexing()
-        indexing = dataset_class_indexing(args.dataset, folder_indexing, args.class_map or None)
-        if kind == "folder" or len(indexing) == args.num_classes:
-            return index_names(indexing, args.num_classes), f"dataset {args.dataset}"
-    if cfg.label_names and cfg.num_classes == args.num_classes:
-        return load_label_names(cfg.label_names, args.num_classes), cfg.label_names
-    return index_names({}, args.num_classes), "class indices"
+        indexing = dataset_class_indexing(data.dataset, folder_indexing, data.class_map or None)
+        if kind == "folder" or len(indexing) == num_classes:
+            return index_names(indexing, num_classes), f"dataset {data.dataset}"
+    model_cfg = get_pretrained_cfg(cfg.model.model)
+    if model_cfg.label_names and model_cfg.num_classes == num_classes:
+        return load_label_names(model_cfg.label_names, num_classes), model_cfg.label_names
+    return index_names({}, num_classes), "class indices"
 
 
 def format_table(predictions: Sequence[Prediction]) -> str:
@@ -191,31 +179,26 @@ def format_table(predictions: Sequence[Prediction]) -> str:
     return "\n".join(lines)
 
 
-def infer(args: argparse.Namespace) -> InferenceReport:
-    """Classify the `input` files with the weights in `args` (mindcv.config plus INFER_OPTIONS)."""
-    if not args.input:
+def infer(cfg: RunConfig) -> InferenceReport:
+    """Classify the `input` files with the weights in `cfg` (mindcv.config plus INFER_OPTIONS)."""
+    options, model = cfg.options, cfg.model
+    if not options["input"]:
         raise ConfigError("config key 'input': give image files or folders, e.g. --input photo.jpg images/")
-    if args.topk < 1:
-        raise ConfigError(f"config key 'topk': must be positive, got {args.topk}")
-    if args.output and Path(args.output).suffix.lower() != ".json":
-        raise ConfigError(f"config key 'output' ({args.output}): the name must end with .json")
-    files = find_images(args.input)
+    if options["output"] and Path(options["output"]).suffix.lower() != ".json":
+        raise ConfigError(f"config key 'output' ({options['output']}): the name must end with .json")
+    files = find_images(options["input"])
     if not files:
-        raise DataError(f"no image files found in {', '.join(args.input)}")
-    cfg = get_pretrained_cfg(args.model)
-    names, label_source = resolve_label_names(args, cfg)
-    settings = eval_settings(args, cfg)
-    ops = eval_image_ops(args.dataset, settings)
-    builders.setup_context(args)
-    checkpoint = args.ckpt_path or (cfg.url if args.pretrained else "")
+        raise DataError(f"no image files found in {', '.join(options['input'])}")
+    names, label_source = resolve_label_names(cfg)
+    ops = eval_image_ops(cfg.data.dataset, cfg.eval)
+    builders.setup_context(cfg.system)
+    checkpoint = model.ckpt_path or (get_pretrained_cfg(model.model).url if model.pretrained else "")
     if not checkpoint:
         _logger.warning("neither ckpt_path nor pretrained is set: predicting with freshly initialised weights")
-    network = builders.build_model(args, amp_level=args.val_amp_level or args.amp_level, ema=args.ema, strict_head=True)
-    batch_size = args.val_batch_size or args.batch_size
-    topk = min(args.topk, args.num_classes)
-    predictions, skipped = predict(network, files, ops, names, topk, batch_size, args.skip_bad)
-    report = InferenceReport(args.model, checkpoint, label_source, settings, predictions, skipped)
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    network = builders.build_model(model, cfg.train.val_amp_level, ema=model.ema, strict_head=True)
+    topk = min(options["topk"], model.num_classes)
+    predictions, skipped = predict(network, files, ops, names, topk, cfg.data.val_batch_size, options["skip_bad"])
+    report = InferenceReport(model.model, checkpoint, label_source, cfg.eval.kwargs(), predictions, skipped)
+    if options["output"]:
+        write_text_atomic(options["output"], json.dumps(report.to_dict(), indent=2) + "\n")
     return report

@@ -1,11 +1,11 @@
 """export.py --quantize int8: calibration images through the model's evaluation transforms, quantization, agreement."""
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Optional
 
 import numpy as np
 
-from ..config import Option
+from ..config import EvalConfig, Option
 from ..data.image_check import image_files
 from ..deploy.quantize import CALIBRATION_METHODS, quantize_onnx, top1_agreement
 from ..deploy.runner import load_exported
@@ -19,20 +19,19 @@ QUANTIZE_OPTIONS = (
     Option("calib_data", "str", "", "image folder for calibration: <calib_data>/<calib_split>, searched recursively",
            "quantization"),
     Option("calib_split", "str", "train", "sub-folder of calib_data to calibrate on (empty: calib_data itself)", "quantization"),
-    Option("calib_samples", "int", 256, "calibration images, spread evenly over the sorted files", "quantization"),
+    Option("calib_samples", "int", 256, "calibration images, spread evenly over the sorted files", "quantization",
+           bounds="positive"),
     Option("calib_method", "str", "minmax", "activation ranges: minmax, entropy or percentile", "quantization",
            choices=CALIBRATION_METHODS),
 )
 
 
-def calibration_images(data_dir: str, split: str, num_samples: int, settings: Dict[str, Any]) -> np.ndarray:
+def calibration_images(data_dir: str, split: str, num_samples: int, settings: EvalConfig) -> np.ndarray:
     """`num_samples` images of `data_dir`/`split` (every k-th of the sorted files, so each class
-    folder contributes), preprocessed with the evaluation transforms `settings` (image_resize,
-    crop_pct, interpolation, mean, std), as an N x C x H x W float32 array."""
+    folder contributes), preprocessed with the evaluation transforms `settings`, as an
+    N x C x H x W float32 array."""
     if not data_dir:
         raise ConfigError("config key 'calib_data': int8 quantization needs a folder of calibration images")
-    if num_samples < 1:
-        raise ConfigError(f"config key 'calib_samples': must be positive, got {num_samples}")
     folder = Path(data_dir) / split if split else Path(data_dir)
     if not folder.is_dir():
         raise DataError(f"{folder}: calibration folder not found (calib_data {data_dir}, calib_split '{split}')")

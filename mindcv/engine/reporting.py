@@ -8,9 +8,21 @@ from typing import Dict, Optional, Sequence
 
 from tqdm import tqdm
 
-from ..fileio import write_text_atomic
+from ..fileio import write_bytes_atomic, write_text_atomic
 
 SUMMARY_FIELDS = ("epoch", "lr", "train_loss", "val_top1", "val_top5", "val_loss", "epoch_time_s", "images_per_second", "skipped_steps")
+
+
+class _ConsoleHandler(logging.StreamHandler):
+    """Writes to sys.stdout as it is at each record (notebooks and tests swap it), not as it was at setup."""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
 
 
 def setup_logging(log_dir: Optional[Path] = None, rank: int = 0, name: str = "train") -> logging.Logger:
@@ -23,7 +35,7 @@ def setup_logging(log_dir: Optional[Path] = None, rank: int = 0, name: str = "tr
         handler.close()
     fmt = logging.Formatter(f"%(asctime)s [rank {rank}] %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
     if rank == 0:
-        console = logging.StreamHandler(sys.stdout)
+        console = _ConsoleHandler()
         console.setFormatter(fmt)
         root.addHandler(console)
     if log_dir is not None:
@@ -34,8 +46,46 @@ def setup_logging(log_dir: Optional[Path] = None, rank: int = 0, name: str = "tr
     return root
 
 
-def progress_bar(total: int, description: str, enabled: bool) -> tqdm:
-    return tqdm(total=total, desc=description, unit="step", disable=not enabled, dynamic_ncols=True, leave=False, file=sys.stdout)
+def progress_bar(total: int, description: str, enabled: bool, unit: str = "step") -> tqdm:
+    """A progress bar on a terminal only: in a log file, CI or an msrun log_dir it would write a line per update."""
+    shown = enabled and sys.stdout.isatty()
+    return tqdm(total=total, desc=description, unit=unit, disable=not shown, dynamic_ncols=True, leave=False, file=sys.stdout)
+
+
+def plot_training_curves(summary_csv: Path, png: Path) -> Path:
+    """Draw loss, learning rate and validation top-1/top-5 by epoch from summary.csv into `png` (atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: a file is all we draw
+    from matplotlib import pyplot as plt
+
+    with open(summary_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    epochs = [int(r["epoch"]) for r in rows]
+
+    def column(name: str) -> list:
+        return [float(r[name]) if r.get(name) else float("nan") for r in rows]
+
+    figure, (loss_axis, lr_axis, accuracy_axis) = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
+    loss_axis.plot(epochs, column("train_loss"), marker="o", label="train")
+    if any(r.get("val_loss") for r in rows):
+        loss_axis.plot(epochs, column("val_loss"), marker="o", label="validation")
+    loss_axis.set(title="loss", xlabel="epoch")
+    loss_axis.legend()
+    lr_axis.plot(epochs, column("lr"), marker="o")
+    lr_axis.set(title="learning rate (end of epoch)", xlabel="epoch")
+    for name, label in (("val_top1", "top-1"), ("val_top5", "top-5")):
+        accuracy_axis.plot(epochs, column(name), marker="o", label=label)
+    accuracy_axis.set(title="validation accuracy", xlabel="epoch", ylim=(0, 1))
+    accuracy_axis.legend()
+    for axis in (loss_axis, lr_axis, accuracy_axis):
+        axis.grid(alpha=0.3)
+        axis.xaxis.get_major_locator().set_params(integer=True)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    write_bytes_atomic(png, buffer.getvalue())
+    return Path(png)
 
 
 class SummaryWriter:

@@ -1,13 +1,14 @@
 """Validation results: per-class accuracy, JSON or CSV result files, and a confusion-matrix picture."""
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import ConfigError
+from ..fileio import write_bytes_atomic, write_text_atomic
 
 PathLike = Union[str, Path]
 RESULT_FIELDS = (
@@ -18,12 +19,8 @@ RESULT_FIELDS = (
 PER_CLASS_FIELDS = ("index", "name", "correct", "count", "accuracy")
 RESULT_SUFFIXES = (".json", ".csv")
 MAX_CONFUSION_CLASSES = 50
-# Picture geometry in pixels: one square cell per (true, predicted) pair, labels cut to a readable length.
-CELL = 28
-PAD = 8
-LABEL_CHARS = 20
-LOW_COLOUR = np.array([255, 255, 255])
-HIGH_COLOUR = np.array([8, 48, 107])
+MAX_ANNOTATED_CLASSES = 30  # counts are written into the cells up to this size
+LABEL_CHARS = 20  # class names are cut to a readable length
 
 
 def check_results_file(path: str) -> None:
@@ -105,7 +102,7 @@ def write_results(
             content["per_class"] = list(per_class)
         if confusion_matrix is not None:
             content["confusion_matrix"] = [list(row) for row in confusion_matrix]
-        path.write_text(json.dumps(content, indent=2) + "\n")
+        write_text_atomic(path, json.dumps(content, indent=2) + "\n")
         return [path]
     _write_csv(path, RESULT_FIELDS, [{field: record[field] for field in RESULT_FIELDS}])
     if per_class is None:
@@ -120,70 +117,48 @@ def _label(name: str) -> str:
     return name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "~"
 
 
-def _text_size(draw: ImageDraw.ImageDraw, text: str, font) -> tuple:
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    return right - left, bottom - top
-
-
-def _count_text(count: int) -> str:
-    return str(count) if count < 10000 else f"{count / 1000:.0f}k"
-
-
-def draw_confusion_matrix(matrix: Sequence[Sequence[int]], names: Sequence[str], title: str = "") -> Image.Image:
-    """A heat map of a confusion matrix (rows: true class, columns: predicted), with counts and class names.
+def plot_confusion_matrix(matrix: Sequence[Sequence[int]], names: Sequence[str], title: str = ""):
+    """A matplotlib figure of a confusion matrix (rows: true class, columns: predicted), with counts and names.
 
     Each cell's colour is its share of its row (the true class's images), so rows of
     rare classes are as readable as those of common ones.
     """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    from matplotlib import pyplot as plt
+
     counts = np.asarray(matrix, dtype=np.int64)
     num_classes = counts.shape[0]
     if counts.shape != (num_classes, num_classes) or len(names) != num_classes:
         raise ValueError(f"confusion matrix of shape {counts.shape} does not match {len(names)} class names")
-    font = ImageFont.load_default()
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    side = max(4.0, 0.45 * num_classes + 2.5)
+    figure, axis = plt.subplots(figsize=(side + 1.2, side), constrained_layout=True)
+    image = axis.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
     labels = [f"{index} {_label(name)}" for index, name in enumerate(names)]
-    label_width = max(_text_size(probe, label, font)[0] for label in labels)
-    line_height = max(_text_size(probe, "Hg0", font)[1], 10)
-    grid = CELL * num_classes
-    left = PAD + line_height + PAD + label_width + PAD  # axis title, row labels
-    top = PAD + (line_height + PAD) * 2 + label_width + PAD  # title, axis title, column labels
-    width = max(left + grid + PAD, PAD * 2 + _text_size(probe, title, font)[0])
-    image = Image.new("RGB", (width, top + grid + PAD), "white")
-    draw = ImageDraw.Draw(image)
-
-    draw.text((PAD, PAD), title, fill="black", font=font)
-    draw.text((left, PAD + line_height + PAD), "predicted class", fill="black", font=font)
-    axis = Image.new("RGB", (_text_size(probe, "true class", font)[0] + 2, line_height + 4), "white")
-    ImageDraw.Draw(axis).text((0, 0), "true class", fill="black", font=font)
-    image.paste(axis.rotate(90, expand=True), (PAD, top))
-
-    row_totals = np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    shares = counts / row_totals
-    for row, label in enumerate(labels):
-        y = top + row * CELL
-        label_w, label_h = _text_size(draw, label, font)
-        draw.text((left - PAD - label_w, y + (CELL - label_h) // 2), label, fill="black", font=font)
-        column_label = Image.new("RGB", (label_w + 2, label_h + 4), "white")
-        ImageDraw.Draw(column_label).text((0, 0), label, fill="black", font=font)
-        rotated = column_label.rotate(90, expand=True)
-        image.paste(rotated, (left + row * CELL + (CELL - rotated.width) // 2, top - PAD - rotated.height))
-        for column in range(num_classes):
-            x = left + column * CELL
-            share = shares[row, column]
-            colour = tuple(int(c) for c in np.round(LOW_COLOUR + share * (HIGH_COLOUR - LOW_COLOUR)))
-            draw.rectangle((x, y, x + CELL - 1, y + CELL - 1), fill=colour, outline=(210, 210, 210))
-            if counts[row, column] > 0:
-                text = _count_text(int(counts[row, column]))
-                text_w, text_h = _text_size(draw, text, font)
-                ink = "white" if share > 0.5 else "black"
-                draw.text((x + (CELL - text_w) // 2, y + (CELL - text_h) // 2), text, fill=ink, font=font)
-    return image
+    axis.set_xticks(range(num_classes), labels, rotation=90, fontsize=8)
+    axis.set_yticks(range(num_classes), labels, fontsize=8)
+    axis.set(xlabel="predicted class", ylabel="true class", title=title)
+    if num_classes <= MAX_ANNOTATED_CLASSES:
+        for (row, column), count in np.ndenumerate(counts):
+            if count:
+                colour = "white" if shares[row, column] > 0.5 else "black"
+                axis.text(column, row, str(count), ha="center", va="center", fontsize=7, color=colour)
+    figure.colorbar(image, ax=axis, fraction=0.046, label="share of the true class")
+    return figure
 
 
 def save_confusion_matrix(path: PathLike, matrix: Sequence[Sequence[int]], names: Sequence[str], title: str = "") -> Path:
-    """Draw the confusion matrix into a PNG file (at most MAX_CONFUSION_CLASSES classes)."""
+    """Draw the confusion matrix into a PNG file (at most MAX_CONFUSION_CLASSES classes), atomically."""
+    from matplotlib import pyplot as plt
+
     path = Path(path)
     check_confusion_matrix(str(path), len(names))
     path.parent.mkdir(parents=True, exist_ok=True)
-    draw_confusion_matrix(matrix, names, title).save(path, format="PNG")
+    figure = plot_confusion_matrix(matrix, names, title)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    write_bytes_atomic(path, buffer.getvalue())
     return path

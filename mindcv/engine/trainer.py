@@ -1,5 +1,4 @@
 """The epoch loop: train, validate, checkpoint, report; resumable at any epoch boundary."""
-import argparse
 import hashlib
 import logging
 import math
@@ -13,12 +12,12 @@ import numpy as np
 import yaml
 
 from ..checkpoint.manager import CheckpointManager, read_train_state, resume_checkpoint
-from ..config import config_to_dict, save_config
+from ..config import RunConfig
 from ..errors import CheckpointError, MindCVError
 from . import builders
 from .distributed import init_distributed
 from .evaluate import evaluate
-from .reporting import SummaryWriter, progress_bar, setup_logging
+from .reporting import SummaryWriter, plot_training_curves, progress_bar, setup_logging
 from .train_step import NetWithLoss, TrainStep
 
 _logger = logging.getLogger(__name__)
@@ -105,59 +104,60 @@ def _resume(step: TrainStep, path: Path) -> int:
     return epoch
 
 
-def train(args: argparse.Namespace) -> Dict[str, float]:
-    """Run the training described by `args` (see mindcv.config); return the final metrics."""
-    builders.setup_context(args)
-    rank, world = init_distributed(args.distribute)
-    save_dir = Path(args.ckpt_save_dir)
+def train(cfg: RunConfig) -> Dict[str, float]:
+    """Run the training described by `cfg` (mindcv.config.parse_config); return the final metrics."""
+    system, model, train_cfg = cfg.system, cfg.model, cfg.train
+    builders.setup_context(system)
+    rank, world = init_distributed(system.distribute)
+    save_dir = Path(cfg.checkpoint.ckpt_save_dir)
     if rank == 0:
         check_save_dir(save_dir)
-    resume_from = resume_checkpoint(args.ckpt_path) if args.ckpt_path and args.resume_opt else None
+    resume_from = resume_checkpoint(model.ckpt_path) if model.ckpt_path and model.resume_opt else None
     setup_logging(save_dir, rank)
-    builders.seed_everything(args.seed)
+    builders.seed_everything(system.seed)
 
-    train_data = builders.build_train_data(args, rank, world)
+    train_data = builders.build_train_data(cfg, rank, world)
     steps_per_epoch = train_data.steps_per_epoch
-    val_data = builders.build_eval_data(args, rank, world) if args.val_while_train else None
-    # Without num_classes in the config, a checkpoint with another head is a mistake rather than fine-tuning.
-    network = builders.build_model(args, load_weights=not resume_from, strict_head="num_classes" not in args.explicit_keys)
-    loss_fn = builders.build_loss(args)
-    lrs = builders.build_lr_schedule(args, steps_per_epoch)
-    optimizer = builders.build_optimizer(args, network, lrs)
+    val_data = builders.build_eval_data(cfg, rank, world) if system.val_while_train else None
+    network = builders.build_model(model, train_cfg.amp_level, load_weights=not resume_from, strict_head=model.strict_head)
+    loss_fn = builders.build_loss(cfg)
+    lrs = builders.build_lr_schedule(cfg, steps_per_epoch)
+    optimizer = builders.build_optimizer(cfg.optimizer, network, lrs)
     step = TrainStep(
         NetWithLoss(network, loss_fn),
         optimizer,
-        loss_scale=args.loss_scale,
-        dynamic_loss_scale=args.loss_scale_type == "dynamic",
-        drop_overflow_update=args.drop_overflow_update,
-        clip_norm=args.clip_value if args.clip_grad else 0.0,
-        accumulation_steps=args.gradient_accumulation_steps,
-        ema_decay=args.ema_decay if args.ema else 0.0,
+        loss_scale=train_cfg.loss_scale,
+        dynamic_loss_scale=train_cfg.loss_scale_type == "dynamic",
+        drop_overflow_update=train_cfg.drop_overflow_update,
+        clip_norm=train_cfg.clip_value if train_cfg.clip_grad else 0.0,
+        accumulation_steps=train_cfg.gradient_accumulation_steps,
+        ema_decay=model.ema_decay if model.ema else 0.0,
     )
     start_epoch = _resume(step, resume_from) if resume_from else 0
-    if start_epoch >= args.epoch_size:
-        raise MindCVError(f"{resume_from} already finished epoch {start_epoch} of epoch_size {args.epoch_size}: nothing to train")
+    if start_epoch >= train_cfg.epoch_size:
+        raise MindCVError(f"{resume_from} already finished epoch {start_epoch} of epoch_size {train_cfg.epoch_size}: nothing to train")
 
     # Only rank 0 writes checkpoints, so only it may set an earlier run's files aside.
     new_run = resume_from is None and rank == 0
-    manager = CheckpointManager(save_dir, args.model, args.keep_checkpoint_max, args.ckpt_save_policy, start_new_run=new_run)
+    keep = cfg.checkpoint
+    manager = CheckpointManager(save_dir, model.model, keep.keep_checkpoint_max, keep.ckpt_save_policy, start_new_run=new_run)
     summary = SummaryWriter(save_dir / "summary.csv") if rank == 0 else None
-    config_text = yaml.safe_dump(config_to_dict(args), sort_keys=False)
+    config_text = cfg.to_yaml()
     if rank == 0:
-        save_config(args, save_dir / "config.yaml")
+        cfg.save(save_dir / "config.yaml")
         summary.drop_epochs_from(start_epoch + 1)
     _logger.info(
         "training %s for %d epochs: %d steps of %d x %d images per epoch, on %d process(es)",
-        args.model, args.epoch_size, steps_per_epoch, args.batch_size, world, world,
+        model.model, train_cfg.epoch_size, steps_per_epoch, cfg.data.batch_size, world, world,
     )
 
     last_metrics: Dict[str, float] = {}
-    for epoch in range(start_epoch, args.epoch_size):
+    for epoch in range(start_epoch, train_cfg.epoch_size):
         network.set_train(True)
-        builders.seed_everything(args.seed + epoch)
+        builders.seed_everything(system.seed + epoch)
         start = time.perf_counter()
         losses = []
-        bar = progress_bar(steps_per_epoch, f"epoch {epoch + 1}/{args.epoch_size}", enabled=rank == 0)
+        bar = progress_bar(steps_per_epoch, f"epoch {epoch + 1}/{train_cfg.epoch_size}", enabled=rank == 0)
         for index, (images, labels) in enumerate(train_data.epoch_batches(epoch)):
             loss, finite, scale = step(images, labels)
             loss_value = float(loss.asnumpy())
@@ -174,8 +174,8 @@ def train(args: argparse.Namespace) -> Dict[str, float]:
                                 epoch + 1, index + 1, float(scale.asnumpy()), int(step.skipped_steps.asnumpy()))
             losses.append(loss_value)
             bar.update(1)
-            if (index + 1) % args.log_interval == 0:
-                bar.set_postfix(loss=f"{np.mean(losses[-args.log_interval:]):.4f}")
+            if (index + 1) % system.log_interval == 0:
+                bar.set_postfix(loss=f"{np.mean(losses[-system.log_interval:]):.4f}")
                 _logger.info("epoch %d step %d/%d loss %.4f scale %g", epoch + 1, index + 1, steps_per_epoch, loss_value, float(scale.asnumpy()))
         bar.close()
         if world > 1:
@@ -187,13 +187,13 @@ def train(args: argparse.Namespace) -> Dict[str, float]:
             "lr": lrs[min(int(step.optimizer.global_step.asnumpy()), len(lrs)) - 1],
             "train_loss": float(np.mean([v for v in losses if math.isfinite(v)] or [float("nan")])),
             "epoch_time_s": epoch_time,
-            "images_per_second": len(losses) * args.batch_size * world / epoch_time,
+            "images_per_second": len(losses) * cfg.data.batch_size * world / epoch_time,
             "skipped_steps": int(step.skipped_steps.asnumpy()),
         }
-        validate_now = val_data is not None and (finished % args.val_interval == 0 or finished == args.epoch_size)
+        validate_now = val_data is not None and (finished % system.val_interval == 0 or finished == train_cfg.epoch_size)
         if validate_now:
             with _EmaSwap(step):
-                metrics = evaluate(network, val_data.batches(), args.num_classes)
+                metrics = evaluate(network, val_data.batches(), model.num_classes)
             row.update(val_top1=metrics["top1"], val_top5=metrics["top5"], val_loss=metrics["loss"])
             last_metrics = metrics
         _logger.info(
@@ -201,10 +201,11 @@ def train(args: argparse.Namespace) -> Dict[str, float]:
             f", val top-1 {row['val_top1']:.4f} top-5 {row['val_top5']:.4f}" if validate_now else "",
         )
         if rank == 0:
-            if finished % args.ckpt_save_interval == 0 or finished == args.epoch_size:
+            if finished % keep.ckpt_save_interval == 0 or finished == train_cfg.epoch_size:
                 path = manager.save(step, finished, steps_per_epoch, row.get("val_top1"), config_text)
                 _logger.info("saved %s", path)
             summary.write(row)
+            plot_training_curves(summary.path, save_dir / "training_curves.png")
 
     _logger.info("final parameter checksum (rank %d of %d): %s", rank, world, parameters_checksum(step))
     best = manager.best if rank == 0 else None

@@ -11,7 +11,7 @@ from typing import Optional
 
 import mindspore as ms
 
-from ..checkpoint.download import cache_dir
+from ..cache import cache_dir
 
 _logger = logging.getLogger(__name__)
 

@@ -3,12 +3,13 @@
 Parameter names follow MindCV, so its published checkpoints load unchanged.
 """
 import math
-from functools import partial
+from typing import Callable, Dict, List
 
 from mindspore import Tensor, nn
 from mindspore.common.initializer import Normal, One, Zero, initializer
 
 from ..constants import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
+from .factory import build_model_with_cfg
 from .layers import Dropout, conv_norm_act, make_divisible
 from .registry import PretrainedCfg, register_model
 
@@ -49,11 +50,19 @@ class InvertedResidual(nn.Cell):
         return self.layers(x)
 
 
+def _stage(channels: int, reduction: int, features: list) -> dict:
+    """A feature_info entry for the output of the last cell in `features` so far."""
+    return {"chs": channels, "reduction": reduction, "name": f"features.{len(features) - 1}"}
+
+
 class MobileNetV2(nn.Cell):
     """MobileNetV2 with width multiplier `width_mult`.
 
     `features` holds stem, blocks and head conv in one flat SequentialCell; the
     classifier is dropout + dense. `num_classes=0` leaves pooled features.
+    `feature_info` has one entry per stage output (the stem, each inverted residual
+    block, the head conv): its channels `chs`, its stride `reduction` and the `name`
+    of the cell that produces it, as MindCV's.
     `pad_type="same"` pads as TensorFlow's SAME and `bn_eps` sets the BatchNorm epsilon,
     for weights trained in TensorFlow/Keras (the `tf_` names set both); parameter names
     do not change.
@@ -76,13 +85,18 @@ class MobileNetV2(nn.Cell):
         layer_options = {"pad_type": pad_type, "bn_eps": bn_eps}
         channels = make_divisible(STEM_CHANNELS * width_mult)
         features = conv_norm_act(in_channels, channels, 3, stride=2, **layer_options)
+        reduction = 2
+        self.feature_info = [_stage(channels, reduction, features)]
         for t, c, n, s in INVERTED_RESIDUAL_SETTING:
             out_channels = make_divisible(c * width_mult)
             for i in range(n):
-                features.append(InvertedResidual(channels, out_channels, s if i == 0 else 1, t, **layer_options))
-                channels = out_channels
+                stride = s if i == 0 else 1
+                features.append(InvertedResidual(channels, out_channels, stride, t, **layer_options))
+                channels, reduction = out_channels, reduction * stride
+                self.feature_info.append(_stage(channels, reduction, features))
         self.num_features = make_divisible(HEAD_CHANNELS * max(1.0, width_mult))
         features += conv_norm_act(channels, self.num_features, 1, **layer_options)
+        self.feature_info.append(_stage(self.num_features, reduction, features))
         self.features = nn.SequentialCell(features)
         self.drop_rate = drop_rate
         self.reset_classifier(num_classes)
@@ -128,10 +142,6 @@ class MobileNetV2(nn.Cell):
         return self.forward_head(self.forward_features(x))
 
 
-def _mobilenet_v2(width_mult: float, **kwargs) -> MobileNetV2:
-    return MobileNetV2(width_mult=width_mult, **kwargs)
-
-
 _MINDCV_URL = "https://download.mindspore.cn/toolkits/mindcv/mobilenet/mobilenetv2/"
 # Width tag -> (multiplier, MindCV's published ImageNet weights or "").
 _WIDTHS = {
@@ -165,16 +175,34 @@ _FAMILIES = {
 }
 
 
-def _register_variants() -> None:
+def _entrypoint(name: str, width_mult: float, image_size: int, options: Dict[str, object]) -> Callable[..., nn.Cell]:
+    """MindCV's entry-point function `name(pretrained=False, num_classes=1000, in_channels=3, **kwargs)`;
+    `options` are the family's network options (call kwargs override them)."""
+
+    def entrypoint(pretrained: bool = False, num_classes: int = 1000, in_channels: int = 3, **kwargs) -> nn.Cell:
+        return build_model_with_cfg(
+            MobileNetV2, name, pretrained, num_classes, in_channels, width_mult=width_mult, **{**options, **kwargs}
+        )
+
+    entrypoint.__name__ = entrypoint.__qualname__ = name
+    entrypoint.__module__ = __name__
+    with_options = "".join(f", {key}={value!r}" for key, value in options.items())
+    entrypoint.__doc__ = f"MobileNetV2 with width {width_mult:g}{with_options} for {image_size} px images (see MobileNetV2, create_model)."
+    return entrypoint
+
+
+def _register_variants() -> List[str]:
+    """Register every family, width and resolution name; each becomes a function of this module. Returns the names."""
+    names = []
     for prefix, (options, base_cfg, mindcv_weights) in _FAMILIES.items():
         for tag, (width, url) in _WIDTHS.items():
-            url = url if mindcv_weights else ""
-            entrypoint = partial(_mobilenet_v2, width, **options)  # call kwargs override the family's options
-            register_model(entrypoint, f"{prefix}_{tag}", base_cfg.with_updates(url=url))
-            for size in _RESOLUTION_VARIANTS.get(tag, ()):
-                # Only the 224 variant shares the plain name's weights.
-                sized = base_cfg.with_updates(url=url if size == 224 else "", input_size=(3, size, size))
-                register_model(entrypoint, f"{prefix}_{tag}_{size}", sized)
+            sizes = [(f"{prefix}_{tag}", 224)] + [(f"{prefix}_{tag}_{size}", size) for size in _RESOLUTION_VARIANTS.get(tag, ())]
+            for name, size in sizes:
+                # Only the 224 px variants share the published weights.
+                cfg = base_cfg.with_updates(url=url if mindcv_weights and size == 224 else "", input_size=(3, size, size))
+                globals()[name] = register_model(_entrypoint(name, width, size, options), name, cfg)
+                names.append(name)
+    return names
 
 
-_register_variants()
+ENTRYPOINT_NAMES = tuple(_register_variants())

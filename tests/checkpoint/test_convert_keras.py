@@ -7,9 +7,9 @@ from keras_reference import keras_logits, random_keras_mobilenet_v2, save_legacy
 from PIL import Image
 
 import mindspore as ms
-from mindcv import CheckpointError, create_model, get_pretrained_cfg
-from mindcv.config import parse_args
-from mindcv.engine.predict import eval_image_ops, eval_settings, load_image
+from mindcv import CheckpointError, create_model
+from mindcv.config import parse_config
+from mindcv.engine.predict import eval_image_ops, load_image
 from tests.engine.evalhelpers import script_main
 from mindcv.checkpoint.convert import KERAS, convert_weights, layout_names, main
 from mindcv.checkpoint.keras_h5 import read_keras_state_dict
@@ -80,9 +80,9 @@ def test_converted_config_validates_as_keras_predicts(tmp_path, capsys):
     assert main([str(source), str(tmp_path / "mnv2.ckpt")]) == 0
     out = capsys.readouterr().out
     assert "model tf_mobilenet_v2_035_96, 3 classes" in out and "mnv2.yaml" in out
-    args = parse_args(["-c", str(tmp_path / "mnv2.yaml")])
-    assert (args.model, args.num_classes, args.image_resize) == ("tf_mobilenet_v2_035_96", 3, 96)
-    assert args.mean == [127.5] * 3 and args.std == [127.5] * 3 and args.ckpt_path == str(tmp_path / "mnv2.ckpt")
+    cfg = parse_config(["-c", str(tmp_path / "mnv2.yaml")])
+    assert (cfg.model.model, cfg.model.num_classes, cfg.eval.image_resize) == ("tf_mobilenet_v2_035_96", 3, 96)
+    assert cfg.eval.mean == [127.5] * 3 and cfg.eval.std == [127.5] * 3 and cfg.model.ckpt_path == str(tmp_path / "mnv2.ckpt")
 
     written = write_images(tmp_path / "data")
     results = tmp_path / "results.json"
@@ -90,7 +90,7 @@ def test_converted_config_validates_as_keras_predicts(tmp_path, capsys):
             "--num_parallel_workers", "1", "--batch_size", "4", "--results_file", str(results), "--confusion_matrix",
             str(tmp_path / "cm.png")]
     assert script_main("validate.py")(argv) == 0
-    ops = eval_image_ops("imagenet", eval_settings(args, get_pretrained_cfg(args.model)))
+    ops = eval_image_ops("imagenet", cfg.eval)
     images = np.stack([load_image(file, ops) for file, _ in written])
     predicted = keras_logits(keras_model, images).argmax(axis=1)
     assert len(set(predicted)) > 1  # predictions that differ by image, so the matrix tests something

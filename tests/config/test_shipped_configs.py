@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 import mindcv
-from mindcv.config import parse_args
+from mindcv.config import parse_config
 from mindcv.engine import builders
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").rglob("*.yaml"))
@@ -21,15 +21,15 @@ def test_configs_exist_for_every_width_and_device():
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_config_builds_model_loss_optimizer_and_schedule(path):
     # No download here: published weights are replaced by a fresh network.
-    args = parse_args(["-c", str(path), "--pretrained", "False"])
-    network = builders.build_model(args, amp_level="O0")
-    assert network.num_classes == args.num_classes
-    assert mindcv.get_pretrained_cfg(args.model).input_size[0] == args.in_channels
-    loss = builders.build_loss(args)
-    lrs = builders.build_lr_schedule(args, STEPS_PER_EPOCH)
-    assert len(lrs) == STEPS_PER_EPOCH * args.epoch_size
-    assert max(lrs) == pytest.approx(args.lr)
-    optimizer = builders.build_optimizer(args, network, lrs)
+    cfg = parse_config(["-c", str(path), "--pretrained", "False"])
+    network = builders.build_model(cfg.model)
+    assert network.num_classes == cfg.model.num_classes
+    assert mindcv.get_pretrained_cfg(cfg.model.model).input_size[0] == cfg.model.in_channels
+    loss = builders.build_loss(cfg)
+    lrs = builders.build_lr_schedule(cfg, STEPS_PER_EPOCH)
+    assert len(lrs) == STEPS_PER_EPOCH * cfg.train.epoch_size
+    assert max(lrs) == pytest.approx(cfg.scheduler.lr)
+    optimizer = builders.build_optimizer(cfg.optimizer, network, lrs)
     assert len(optimizer.parameters) == len(network.trainable_params())
     assert loss is not None
 
@@ -38,6 +38,6 @@ def test_config_builds_model_loss_optimizer_and_schedule(path):
 def test_lr_follows_the_global_batch(device, processes, batch):
     recipe_lr = {"075": 0.3, "100": 0.4, "140": 0.4}
     for width, lr in recipe_lr.items():
-        args = parse_args(["-c", str(next(p for p in CONFIGS if p.name == f"mobilenetv2_{width}_{device}.yaml"))])
-        assert args.batch_size == batch and args.distribute == (processes > 1)
-        assert args.lr == pytest.approx(lr * processes * batch / 2048, rel=1e-4)
+        cfg = parse_config(["-c", str(next(p for p in CONFIGS if p.name == f"mobilenetv2_{width}_{device}.yaml"))])
+        assert cfg.data.batch_size == batch and cfg.system.distribute == (processes > 1)
+        assert cfg.scheduler.lr == pytest.approx(lr * processes * batch / 2048, rel=1e-4)

@@ -8,6 +8,8 @@ import pytest
 from random_network import IMAGE_SHAPE, MODEL, NUM_CLASSES
 
 from mindcv import save_checkpoint
+from mindcv.config import parse_config
+from mindcv.engine.exporting import EXPORT_OPTIONS
 from mindcv.deploy import check_exported, export_network
 from mindcv.kernels import kernel_available
 
@@ -37,7 +39,7 @@ def test_cli_exports_both_formats_folded_and_checked(tmp_path, network):
     save_checkpoint(network, tmp_path / "weights.ckpt")
     code, out, _ = run_cli(
         "--model", MODEL, "--ckpt_path", str(tmp_path / "weights.ckpt"), "--num_classes", str(NUM_CLASSES),
-        "--image_size", str(IMAGE_SHAPE[-1]), "--batch_size", "2", "--format", "both", "--output", str(tmp_path / "net"), "--check",
+        "--image_resize", str(IMAGE_SHAPE[-1]), "--onnx_batch_size", "2", "--format", "both", "--output", str(tmp_path / "net"), "--check",
     )
     assert code == 0, out
     # MINDIR checked at batch 1 and 3 (dynamic), ONNX at its static batch 2.
@@ -79,12 +81,17 @@ def test_exports_hold_standard_operators_only(tmp_path, network):
     assert all(r.ok for r in check_exported(network, mindir_path, IMAGE_SHAPE, (2,)))
 
 
-def test_fold_bn_is_a_real_boolean_flag():
-    entry = load_entry_point()
-    assert entry.parse_args(["--model", MODEL]).fold_bn is True
-    assert entry.parse_args(["--model", MODEL, "--no-fold_bn"]).fold_bn is False
-    with pytest.raises(SystemExit):
-        entry.parse_args(["--model", MODEL, "--fold_bn", "False"])
+def test_export_reads_the_training_config(tmp_path, network):
+    """-c CONFIG describes the model as training did: classes, channels and image_resize come from it."""
+    save_checkpoint(network, tmp_path / "weights.ckpt")
+    config = tmp_path / "run.yaml"
+    config.write_text(f"model: {MODEL}\nnum_classes: {NUM_CLASSES}\nin_channels: {IMAGE_SHAPE[0]}\nimage_resize: {IMAGE_SHAPE[-1]}\n")
+    code, out, err = run_cli("-c", str(config), "--ckpt_path", str(tmp_path / "weights.ckpt"), "--output", str(tmp_path / "net"),
+                             "--fold_bn", "False")
+    assert code == 0, err
+    assert f"input {IMAGE_SHAPE}, BatchNorm kept" in out
+    options = parse_config(["--fold_bn", "no", "--check"], extra_options=EXPORT_OPTIONS).options
+    assert options["fold_bn"] is False and options["check"] is True
 
 
 def test_cli_reports_a_missing_checkpoint(tmp_path):

@@ -8,12 +8,17 @@ from random_network import IMAGE_SHAPE, MODEL, NUM_CLASSES
 from test_export import run_cli
 
 from mindcv import save_checkpoint
+from mindcv.config import EvalConfig
 from mindcv.deploy import export_network, load_exported
 from mindcv.deploy.quantize import CALIBRATION_METHODS, quantize_onnx, top1_agreement
 from mindcv.engine.quantization import calibration_images
 
 pytest.importorskip("onnxruntime")
 SIZE = IMAGE_SHAPE[-1]
+
+
+def eval_settings(crop_pct: float = 0.875, mean=(127.5,) * 3, std=(127.5,) * 3) -> EvalConfig:
+    return EvalConfig(image_resize=SIZE, crop_pct=crop_pct, interpolation="bilinear", mean=list(mean), std=list(std))
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +44,8 @@ def one_error_line(err: str) -> str:
 def test_cli_writes_a_checked_int8_model(tmp_path, network, calib_root):
     save_checkpoint(network, tmp_path / "w.ckpt")
     code, out, err = run_cli(
-        "--model", MODEL, "--ckpt_path", str(tmp_path / "w.ckpt"), "--num_classes", str(NUM_CLASSES), "--image_size", str(SIZE),
-        "--batch_size", "5", "--format", "onnx", "--output", str(tmp_path / "net"), "--check",
+        "--model", MODEL, "--ckpt_path", str(tmp_path / "w.ckpt"), "--num_classes", str(NUM_CLASSES), "--image_resize", str(SIZE),
+        "--onnx_batch_size", "5", "--format", "onnx", "--output", str(tmp_path / "net"), "--check",
         "--quantize", "int8", "--calib_data", str(calib_root), "--calib_samples", "10",
     )
     assert code == 0, err
@@ -59,7 +64,7 @@ def test_cli_writes_a_checked_int8_model(tmp_path, network, calib_root):
     # the int8 model computes nearly what the float one does, at the float file's static batch
     float_model, int8_model = load_exported(tmp_path / "net.onnx"), load_exported(tmp_path / "net.int8.onnx")
     assert int8_model.batch_size == 5
-    images = calibration_images(str(calib_root), "train", 12, {"image_resize": SIZE, "crop_pct": 1.0})
+    images = calibration_images(str(calib_root), "train", 12, eval_settings(crop_pct=1.0))
     expected, actual = float_model(images), int8_model(images)
     assert np.abs(actual - expected).max() < 0.25 * np.abs(expected).max()  # 52 random layers; a trained net does better
     agree, total = top1_agreement(float_model, int8_model, images)
@@ -75,7 +80,7 @@ def activation_scales(path) -> dict:
 
 def test_calibration_methods_give_their_own_ranges(tmp_path, network, calib_root):
     path = export_network(network, tmp_path / "net", "onnx", IMAGE_SHAPE, batch_size=1)
-    images = calibration_images(str(calib_root), "", 6, {"image_resize": SIZE})
+    images = calibration_images(str(calib_root), "", 6, eval_settings())
     float_out = load_exported(path)(images)
     scales = {}
     for method in CALIBRATION_METHODS:
@@ -90,15 +95,14 @@ def test_calibration_methods_give_their_own_ranges(tmp_path, network, calib_root
 
 
 def test_calibration_spreads_over_the_sorted_files(calib_root):
-    settings = {"image_resize": SIZE, "crop_pct": 1.0, "mean": [0, 0, 0], "std": [1, 1, 1]}
-    images = calibration_images(str(calib_root), "train", 3, settings)
+    images = calibration_images(str(calib_root), "train", 3, eval_settings(crop_pct=1.0, mean=(0, 0, 0), std=(1, 1, 1)))
     spread = [np.asarray(Image.open(calib_root / "train" / n / f).convert("RGB"), np.float32)
                      for n, f in (("a", "0.png"), ("b", "2.png"), ("c", "3.png"))]  # files 0, 6, 11 of 12
     np.testing.assert_allclose(images, np.stack(spread).transpose(0, 3, 1, 2))
 
 
 def test_bad_calibration_input_is_one_error_line_before_anything_is_written(tmp_path, calib_root):
-    base = ("--model", MODEL, "--num_classes", str(NUM_CLASSES), "--image_size", str(SIZE), "--format", "onnx",
+    base = ("--model", MODEL, "--num_classes", str(NUM_CLASSES), "--image_resize", str(SIZE), "--format", "onnx",
             "--output", str(tmp_path / "out" / "net"), "--quantize", "int8")
     (tmp_path / "bad" / "train").mkdir(parents=True)
     (tmp_path / "bad" / "train" / "broken.png").write_text("not an image")
@@ -109,6 +113,9 @@ def test_bad_calibration_input_is_one_error_line_before_anything_is_written(tmp_
         ("--calib_data", str(tmp_path / "empty")): "empty/train: holds no image files",
         ("--calib_data", str(tmp_path / "bad")): "broken.png: cannot read this image",
         ("--calib_data", str(calib_root), "--format", "mindir"): "quantizes the BatchNorm-folded ONNX export",
+        ("--calib_data", str(calib_root), "--fold_bn", "False"): "quantizes the BatchNorm-folded ONNX export",
+        ("--calib_data", str(calib_root), "--calib_samples", "0"): "calib_samples",
+        ("--calib_data", str(calib_root), "--calib_method", "kl"): "calib_method",
     }
     for extra, message in cases.items():
         code, _, err = run_cli(*base, *extra)

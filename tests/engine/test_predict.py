@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from evalhelpers import MODEL, make_checkpoint, reference_logits, run_script, script_main, use_cpu_pynative, write_folder
 
-from mindcv.config import parse_args
+from mindcv.config import parse_config
 from mindcv.data import CIFAR10_CLASSES, fashion_mnist_class_names
 from mindcv.engine.labels import imagenet_class_names, load_label_names
-from mindcv.engine.predict import INFER_OPTIONS, eval_settings, resolve_label_names
+from mindcv.engine.predict import INFER_OPTIONS, resolve_label_names
 from mindcv.errors import ConfigError
 from mindcv.models import get_pretrained_cfg
 
@@ -102,8 +102,7 @@ def test_imagenet_class_names_file():
 
 def test_default_label_names(setup):
     def names(*argv):
-        args = parse_args(list(argv), extra_options=INFER_OPTIONS)
-        return resolve_label_names(args, get_pretrained_cfg(args.model))
+        return resolve_label_names(parse_config(list(argv), extra_options=INFER_OPTIONS))
 
     assert names() == (imagenet_class_names(), "imagenet")  # the model's pretrained config
     assert names("--dataset", "fashion_mnist", "--num_classes", "10") == (fashion_mnist_class_names(), "dataset fashion_mnist")
@@ -116,11 +115,10 @@ def test_default_label_names(setup):
 
 
 def test_eval_settings_come_from_the_pretrained_config_unless_set():
-    args = parse_args(["--model", "mobilenet_v2_035_96"], extra_options=INFER_OPTIONS)
-    cfg = get_pretrained_cfg(args.model)
-    assert eval_settings(args, cfg)["image_resize"] == 96
-    args = parse_args(["--model", "mobilenet_v2_035_96", "--image_resize", "64", "--crop_pct", "1.0"], extra_options=INFER_OPTIONS)
-    assert (eval_settings(args, cfg)["image_resize"], eval_settings(args, cfg)["crop_pct"]) == (64, 1.0)
+    cfg = parse_config(["--model", "mobilenet_v2_035_96"], extra_options=INFER_OPTIONS)
+    assert cfg.eval.image_resize == cfg.augmentation.image_resize == 96
+    cfg = parse_config(["--model", "mobilenet_v2_035_96", "--image_resize", "64", "--crop_pct", "1.0"], extra_options=INFER_OPTIONS)
+    assert (cfg.eval.image_resize, cfg.eval.crop_pct) == (64, 1.0)
 
 
 def test_cli_in_a_subprocess_graph_mode(setup):
