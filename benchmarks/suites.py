@@ -56,6 +56,7 @@ class Settings:
     venv: Optional[Path]
     jit_level: str
     out: Path
+    only: Sequence[str] = ()  # measure only these implementations (empty: all)
 
 
 def model_plan(models: Optional[Sequence[str]], batch_sizes: Optional[Sequence[int]],
@@ -78,6 +79,8 @@ def model_plan(models: Optional[Sequence[str]], batch_sizes: Optional[Sequence[i
 
 
 def _impls(all_impls: Sequence[str], settings: Settings) -> List[str]:
+    if settings.only:
+        all_impls = [i for i in all_impls if i in settings.only]
     if not settings.peers:
         return [i for i in all_impls if i.startswith("mindcv") and i != MINDCV030]
     return [i for i in all_impls if i != MINDCV030 or settings.venv is not None]
