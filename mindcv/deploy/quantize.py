@@ -7,6 +7,8 @@ dot products take), their ranges calibrated on real images. BatchNorm must be fo
 into the convolutions first (export with fold_bn), so each conv has one weight tensor to
 quantize and no float BatchNorm remains between integer operators.
 """
+import contextlib
+import io
 import os
 from pathlib import Path
 from typing import Iterator, Optional, Tuple, Union
@@ -92,7 +94,9 @@ def quantize_onnx(
         calibrator = create_calibrator(work["prepared"], augmented_model_path=str(work["augmented"]),
                                        calibrate_method=ort_method, extra_options=CALIBRATION_METHODS[method])
         calibrator.collect_data(_Batches(input_name, np.ascontiguousarray(calibration, np.float32), batch_size))
-        save_tensors_data(calibrator.compute_data(), work["ranges"])
+        with contextlib.redirect_stdout(io.StringIO()):  # the histogram calibrators print their progress
+            ranges = calibrator.compute_data()
+        save_tensors_data(ranges, work["ranges"])
         quantize_static(
             str(work["prepared"]),
             str(work["int8"]),
