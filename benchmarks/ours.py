@@ -52,7 +52,7 @@ def build_infer(args: argparse.Namespace, impl: str) -> Callable[[], None]:
     file_format = impl.split("-")[1]
     folder = tempfile.mkdtemp(prefix="mindcv-bench-")
     path = export_network(fold_batchnorm(network), f"{folder}/model", file_format, images.shape[1:], args.batch_size)
-    run = load_exported(path)
+    run = load_exported(path, threads=args.onnx_threads)
     if impl.endswith("-int8"):
-        run = load_exported(quantize_onnx(run, images))
+        run = load_exported(quantize_onnx(run, images), threads=args.onnx_threads)
     return lambda: run(images)

@@ -25,6 +25,7 @@ GROWTH_BATCH_SIZES = (1, 8, 32)
 GROWTH_RESOLUTIONS = (96, 160, 224)
 TRAIN_IMPLS = ("mindcv", MINDCV_MSOPS, "torch-nchw", "torch-cl", MINDCV030)
 INFER_IMPLS = ("mindcv", MINDCV_MSOPS, "mindcv-mindir", "mindcv-onnx", "mindcv-onnx-int8", "torch-nchw", "torch-cl", MINDCV030)
+ONNX_IMPLS = ("mindcv-onnx", "mindcv-onnx-int8")
 DATA_IMPLS = ("mindcv", "pil", MINDCV030)
 DATA_BATCH, DATA_RESOLUTION, DATA_IMAGES = 64, 224, 512
 DEMO_CONFIG = REPO / "configs" / "mobilenetv2" / "mobilenetv2_100_demo_cpu.yaml"
@@ -41,7 +42,7 @@ IMPL_TITLES = {
 }
 CSV_COLUMNS = (
     "date", "suite", "model", "batch_size", "resolution", "impl", "metric", "value", "median_step_ms", "min_step_ms", "steps",
-    "setup_s", "peak_rss_mb", "load_1min_before", "load_1min_after", "error", "cpu",
+    "setup_s", "peak_rss_mb", "load_1min_before", "load_1min_after", "error", "cpu", "onnx_threads",
 )
 
 
@@ -57,6 +58,7 @@ class Settings:
     jit_level: str
     out: Path
     only: Sequence[str] = ()  # measure only these implementations (empty: all)
+    onnx_threads: int = 0  # onnxruntime's intra-op threads for the ONNX columns (0: its default, one per core)
 
 
 def model_plan(models: Optional[Sequence[str]], batch_sizes: Optional[Sequence[int]],
@@ -90,6 +92,7 @@ def _measure_rows(suite: str, configs: Iterable[Config], impls: Sequence[str], s
                   images_per_step=lambda config: config.batch_size, write: bool = True) -> List[dict]:
     rows = []
     worker_args = {impl: ("--jit_level", settings.jit_level) for impl in ("mindcv", MINDCV_MSOPS)}
+    worker_args.update({impl: ("--onnx_threads", str(settings.onnx_threads)) for impl in ONNX_IMPLS})
     for config in configs:
         print(f"[{suite}] {config.model} batch {config.batch_size} at {config.resolution}: {', '.join(impls)}", flush=True)
         before = load_average()
@@ -97,6 +100,7 @@ def _measure_rows(suite: str, configs: Iterable[Config], impls: Sequence[str], s
         after = load_average()
         for impl in impls:
             row = result_row(suite, config, results[impl], before, after, images_per_step(config))
+            row["onnx_threads"] = (settings.onnx_threads or "default") if impl in ONNX_IMPLS else ""
             rows.append(row)
             shown = f"{row['value']} {row['metric']}" if row["value"] != "" else f"FAILED: {row['error']}"
             print(f"    {impl:<16} {shown}  peak {row['peak_rss_mb']} MB", flush=True)
@@ -171,7 +175,7 @@ def _train_py_rows(processes: int, epochs: int) -> List[dict]:
                 "metric": "images_per_s_per_process" if rate else "", "value": round(rate, 2) if rate else "",
                 "median_step_ms": round(recipe["batch_size"] / rate * 1000, 2) if rate else "", "min_step_ms": "", "steps": "",
                 "setup_s": "", "peak_rss_mb": "", "load_1min_before": round(before, 2), "load_1min_after": round(after, 2),
-                "error": error[0] if error else "", "cpu": cpu_description(),
+                "error": error[0] if error else "", "cpu": cpu_description(), "onnx_threads": "",
             })
     return rows
 

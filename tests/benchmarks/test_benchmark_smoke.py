@@ -42,7 +42,7 @@ def test_int8_infer_column_runs_the_quantized_onnx_export():
 
     assert "mindcv-onnx-int8" in INFER_IMPLS and "int8" in IMPL_TITLES["mindcv-onnx-int8"]
     ms.set_device("CPU")
-    args = argparse.Namespace(model="mobilenet_v2_035", num_classes=10, batch_size=2, resolution=32)
+    args = argparse.Namespace(model="mobilenet_v2_035", num_classes=10, batch_size=2, resolution=32, onnx_threads=1)
     logits = ours.build_infer(args, "mindcv-onnx-int8")()
     assert logits.shape == (2, 10) and logits.dtype == "float32"
     assert cpu_description().count(";") == 1  # "<model name>; <vector extensions>", recorded with every row
