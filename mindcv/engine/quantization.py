@@ -22,7 +22,7 @@ QUANTIZE_OPTIONS = (
     Option("calib_samples", "int", 256, "calibration images, spread evenly over the sorted files", "quantization",
            bounds="positive"),
     Option("calib_method", "str", "minmax", "activation ranges: minmax, entropy or percentile", "quantization",
-           choices=CALIBRATION_METHODS),
+           choices=tuple(CALIBRATION_METHODS)),
 )
 
 
