@@ -57,7 +57,9 @@ def test_cli_writes_a_checked_int8_model(tmp_path, network, calib_root):
     assert "BatchNormalization" not in ops and ops.count("Conv") == 52 and ops.count("DequantizeLinear") > 52
     initializers = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     weights = [n for n in model.graph.node if n.op_type == "DequantizeLinear" and initializers.get(n.input[0], np.zeros(0)).ndim == 4]
-    assert len(weights) == 52  # every conv weight: int8, one scale per output channel, zero point 0 (symmetric)
+    # every conv weight but the stem's (kept float): int8, one scale per output channel, zero point 0 (symmetric)
+    stem = next(n for n in model.graph.node if n.op_type == "Conv" and n.input[0] == model.graph.input[0].name)
+    assert len(weights) == 51 and initializers[stem.input[1]].dtype == np.float32
     for node in weights:
         values, scale, zero = (initializers[name] for name in node.input)
         assert values.dtype == np.int8 and scale.shape == (values.shape[0],) and not zero.any()
