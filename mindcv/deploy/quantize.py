@@ -102,8 +102,8 @@ def quantize_onnx(
         input_name = prepared.graph.input[0].name
         calibrator = create_calibrator(work["prepared"], augmented_model_path=str(work["augmented"]),
                                        calibrate_method=ort_method, extra_options=CALIBRATION_METHODS[method])
-        calibrator.collect_data(_Batches(input_name, np.ascontiguousarray(calibration, np.float32), batch_size))
         with contextlib.redirect_stdout(io.StringIO()):  # the histogram calibrators print their progress
+            calibrator.collect_data(_Batches(input_name, np.ascontiguousarray(calibration, np.float32), batch_size))
             ranges = calibrator.compute_data()
         save_tensors_data(ranges, work["ranges"])
         quantize_static(
