@@ -71,8 +71,8 @@ def quantize_onnx(
     histogram smallest) or percentile (99.999% of the values). The model is first raised to
     opset 13 and optimised by onnxruntime's quant_pre_process (shape inference, constant
     folding); the ranges are calibrated on it, then quantize_static reads them from a
-    calibration cache. The stem convolution stays float: onnxruntime's int8 kernel is slower
-    than its float one on 3 input channels (measured at 224 px: 255 vs 122 us), and the
+    calibration cache. The stem convolution stays float: on 3 input channels onnxruntime's
+    int8 kernel is about twice as slow as its float one (its profiler, 224 px), and the
     input needs no quantizing. Written atomically to `output` (default: int8_path of the float file).
     """
     if method not in CALIBRATION_METHODS:
