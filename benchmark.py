@@ -32,6 +32,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True, help="measure the peers too")
     parser.add_argument("--mindcv030-venv", type=Path, dest="mindcv030_venv",
                         help="venv with MindCV 0.3.0 (created there if missing); without it that peer is skipped")
+    parser.add_argument("--impls", nargs="+", default=(), metavar="IMPL", choices=suites.IMPL_TITLES,
+                        help="measure only these implementations, e.g. mindcv-onnx mindcv-onnx-int8 (default: all)")
+    parser.add_argument("--onnx_threads", type=int, default=0,
+                        help="onnxruntime intra-op threads of the ONNX columns (default 0: onnxruntime's, one per core)")
     parser.add_argument("--jit_level", default="O0", choices=("O0", "O1", "O2"), help="graph-mode jit level for mindcv")
     parser.add_argument("--msrun", action=argparse.BooleanOptionalAction, default=True, help="e2e: also 2 processes under msrun")
     parser.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False,
@@ -57,7 +61,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 2
     elif args.peers:
         print("note: MindCV 0.3.0 skipped (give --mindcv030-venv PATH to measure it; see benchmarks/README.md)")
-    settings = suites.Settings(args.steps, args.repeats, args.warmup, args.peers, venv, args.jit_level, args.out)
+    settings = suites.Settings(args.steps, args.repeats, args.warmup, args.peers, venv, args.jit_level, args.out, args.impls, args.onnx_threads)
     env = suites.environment(venv)
     for suite in SUITES if args.suite == "all" else (args.suite,):
         if suite in ("train", "infer"):

@@ -24,6 +24,6 @@ setup(
     include_package_data=True,
     python_requires=">=3.9",
     install_requires=read_requirements("requirements.txt"),
-    extras_require={"test": ["pytest>=7.0", "onnx>=1.14", "onnxruntime>=1.16"]},
+    extras_require={"test": ["pytest>=7.0", "onnx>=1.14", "onnxruntime>=1.32"]},
     license="Apache-2.0",
 )

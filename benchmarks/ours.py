@@ -8,6 +8,7 @@ import numpy as np
 
 from mindcv import create_loss, create_model, create_optimizer
 from mindcv.deploy import export_network, fold_batchnorm, load_exported
+from mindcv.deploy.quantize import quantize_onnx
 from mindcv.engine import NetWithLoss, TrainStep
 
 from .runner import MINDCV_MSOPS
@@ -40,7 +41,8 @@ def build_train(args: argparse.Namespace, impl: str) -> Callable[[], None]:
 
 def build_infer(args: argparse.Namespace, impl: str) -> Callable[[], None]:
     """Forward pass in eval mode: the network in graph mode ('mindcv'), or its BN-folded
-    export ('mindcv-mindir' through nn.GraphCell, 'mindcv-onnx' through onnxruntime)."""
+    export ('mindcv-mindir' through nn.GraphCell, 'mindcv-onnx' through onnxruntime), or that
+    ONNX file quantized to int8 ('mindcv-onnx-int8', calibrated on the benchmark's inputs)."""
     network = create_model(args.model, num_classes=args.num_classes)
     network.set_train(False)
     images, _ = inputs(args)
@@ -50,5 +52,7 @@ def build_infer(args: argparse.Namespace, impl: str) -> Callable[[], None]:
     file_format = impl.split("-")[1]
     folder = tempfile.mkdtemp(prefix="mindcv-bench-")
     path = export_network(fold_batchnorm(network), f"{folder}/model", file_format, images.shape[1:], args.batch_size)
-    run = load_exported(path)
+    run = load_exported(path, threads=args.onnx_threads)
+    if impl.endswith("-int8"):
+        run = load_exported(quantize_onnx(run, images), threads=args.onnx_threads)
     return lambda: run(images)

@@ -147,6 +147,23 @@ def load_average() -> float:
     return os.getloadavg()[0]
 
 
+# The vector extensions that decide float and int8 kernel speed (int8: VNNI dot products, AMX tiles).
+VECTOR_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def cpu_description() -> str:
+    """The CPU model and which of VECTOR_FLAGS it has, from /proc/cpuinfo ("?" where that is missing)."""
+    model, flags = "?", set()
+    if os.path.isfile("/proc/cpuinfo"):
+        for line in open("/proc/cpuinfo"):
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    return f"{model}; {' '.join(f for f in VECTOR_FLAGS if f in flags) or 'none of ' + ' '.join(VECTOR_FLAGS)}"
+
+
 def result_row(suite: str, config: Config, measurement: Measurement, load_before: float, load_after: float,
                images_per_step: int) -> dict:
     """One CSV row: images/s for throughput, milliseconds for batch-1 inference latency."""
@@ -167,6 +184,7 @@ def result_row(suite: str, config: Config, measurement: Measurement, load_before
         "load_1min_before": round(load_before, 2),
         "load_1min_after": round(load_after, 2),
         "error": measurement.error.splitlines()[0] if measurement.error else "",
+        "cpu": cpu_description(),
     }
     if measurement.times:
         step = median(measurement.times)

@@ -14,7 +14,9 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import yaml
 
-from .runner import MINDCV030, MINDCV030_REQUIREMENTS, MINDCV_MSOPS, REPO, Config, load_average, measure, result_row
+from .runner import (
+    MINDCV030, MINDCV030_REQUIREMENTS, MINDCV_MSOPS, REPO, Config, cpu_description, load_average, measure, result_row,
+)
 
 MODELS = ("mobilenet_v2_075", "mobilenet_v2_100", "mobilenet_v2_140")
 GROWTH_MODEL = "mobilenet_v2_100"
@@ -22,7 +24,8 @@ BATCH, RESOLUTION = 32, 224
 GROWTH_BATCH_SIZES = (1, 8, 32)
 GROWTH_RESOLUTIONS = (96, 160, 224)
 TRAIN_IMPLS = ("mindcv", MINDCV_MSOPS, "torch-nchw", "torch-cl", MINDCV030)
-INFER_IMPLS = ("mindcv", MINDCV_MSOPS, "mindcv-mindir", "mindcv-onnx", "torch-nchw", "torch-cl", MINDCV030)
+INFER_IMPLS = ("mindcv", MINDCV_MSOPS, "mindcv-mindir", "mindcv-onnx", "mindcv-onnx-int8", "torch-nchw", "torch-cl", MINDCV030)
+ONNX_IMPLS = ("mindcv-onnx", "mindcv-onnx-int8")
 DATA_IMPLS = ("mindcv", "pil", MINDCV030)
 DATA_BATCH, DATA_RESOLUTION, DATA_IMAGES = 64, 224, 512
 DEMO_CONFIG = REPO / "configs" / "mobilenetv2" / "mobilenetv2_100_demo_cpu.yaml"
@@ -31,6 +34,7 @@ IMPL_TITLES = {
     MINDCV_MSOPS: "mindcv, kernels off (MindSpore's operators)",
     "mindcv-mindir": "mindcv MINDIR",
     "mindcv-onnx": "mindcv ONNX (onnxruntime)",
+    "mindcv-onnx-int8": "mindcv ONNX int8 (onnxruntime)",
     "torch-nchw": "PyTorch NCHW",
     "torch-cl": "PyTorch channels_last",
     "pil": "PIL + numpy",
@@ -38,7 +42,7 @@ IMPL_TITLES = {
 }
 CSV_COLUMNS = (
     "date", "suite", "model", "batch_size", "resolution", "impl", "metric", "value", "median_step_ms", "min_step_ms", "steps",
-    "setup_s", "peak_rss_mb", "load_1min_before", "load_1min_after", "error",
+    "setup_s", "peak_rss_mb", "load_1min_before", "load_1min_after", "error", "cpu", "onnx_threads",
 )
 
 
@@ -53,6 +57,8 @@ class Settings:
     venv: Optional[Path]
     jit_level: str
     out: Path
+    only: Sequence[str] = ()  # measure only these implementations (empty: all)
+    onnx_threads: int = 0  # onnxruntime's intra-op threads for the ONNX columns (0: its default, one per core)
 
 
 def model_plan(models: Optional[Sequence[str]], batch_sizes: Optional[Sequence[int]],
@@ -75,6 +81,8 @@ def model_plan(models: Optional[Sequence[str]], batch_sizes: Optional[Sequence[i
 
 
 def _impls(all_impls: Sequence[str], settings: Settings) -> List[str]:
+    if settings.only:
+        all_impls = [i for i in all_impls if i in settings.only]
     if not settings.peers:
         return [i for i in all_impls if i.startswith("mindcv") and i != MINDCV030]
     return [i for i in all_impls if i != MINDCV030 or settings.venv is not None]
@@ -84,6 +92,7 @@ def _measure_rows(suite: str, configs: Iterable[Config], impls: Sequence[str], s
                   images_per_step=lambda config: config.batch_size, write: bool = True) -> List[dict]:
     rows = []
     worker_args = {impl: ("--jit_level", settings.jit_level) for impl in ("mindcv", MINDCV_MSOPS)}
+    worker_args.update({impl: ("--onnx_threads", str(settings.onnx_threads)) for impl in ONNX_IMPLS})
     for config in configs:
         print(f"[{suite}] {config.model} batch {config.batch_size} at {config.resolution}: {', '.join(impls)}", flush=True)
         before = load_average()
@@ -91,6 +100,7 @@ def _measure_rows(suite: str, configs: Iterable[Config], impls: Sequence[str], s
         after = load_average()
         for impl in impls:
             row = result_row(suite, config, results[impl], before, after, images_per_step(config))
+            row["onnx_threads"] = (settings.onnx_threads or "default") if impl in ONNX_IMPLS else ""
             rows.append(row)
             shown = f"{row['value']} {row['metric']}" if row["value"] != "" else f"FAILED: {row['error']}"
             print(f"    {impl:<16} {shown}  peak {row['peak_rss_mb']} MB", flush=True)
@@ -165,7 +175,7 @@ def _train_py_rows(processes: int, epochs: int) -> List[dict]:
                 "metric": "images_per_s_per_process" if rate else "", "value": round(rate, 2) if rate else "",
                 "median_step_ms": round(recipe["batch_size"] / rate * 1000, 2) if rate else "", "min_step_ms": "", "steps": "",
                 "setup_s": "", "peak_rss_mb": "", "load_1min_before": round(before, 2), "load_1min_after": round(after, 2),
-                "error": error[0] if error else "",
+                "error": error[0] if error else "", "cpu": cpu_description(), "onnx_threads": "",
             })
     return rows
 
@@ -231,7 +241,6 @@ def ensure_mindcv030_venv(path: Path) -> Path:
 
 def environment(venv: Optional[Path]) -> Dict[str, str]:
     """Machine, versions and date for the results table."""
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     versions = {"python": platform.python_version()}
     for name in ("mindspore", "torch", "onnxruntime", "numpy"):
         try:
@@ -244,7 +253,7 @@ def environment(venv: Optional[Path]) -> Dict[str, str]:
         versions["mindcv (peer venv)"] = done.stdout.strip() or "missing"
     return {
         "date": datetime.datetime.now().isoformat(timespec="minutes"),
-        "machine": f"{os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), {cpu}, "
+        "machine": f"{os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), {cpu_description()}, "
                    f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
         "versions": ", ".join(f"{k} {v}" for k, v in versions.items()),
         "load_1min_at_start": f"{load_average():.2f}",

@@ -11,7 +11,7 @@ from typing import Callable
 from .protocol import serve, worker_parser
 from .runner import MINDCV_MSOPS
 
-IMPLS = ("mindcv", MINDCV_MSOPS, "mindcv-mindir", "mindcv-onnx", "torch-nchw", "torch-cl", "pil")
+IMPLS = ("mindcv", MINDCV_MSOPS, "mindcv-mindir", "mindcv-onnx", "mindcv-onnx-int8", "torch-nchw", "torch-cl", "pil")
 
 
 def data_epochs(args: argparse.Namespace) -> Callable[[], None]:
@@ -31,6 +31,7 @@ def main() -> None:
     parser = worker_parser(__doc__.splitlines()[0])
     parser.add_argument("--impl", choices=IMPLS, required=True)
     parser.add_argument("--jit_level", default="O0", help="MindSpore graph-mode jit level (mindcv only)")
+    parser.add_argument("--onnx_threads", type=int, default=0, help="onnxruntime intra-op threads (0: its default)")
     args = parser.parse_args()
     if args.task == "data":
         serve(lambda: data_epochs(args), args.warmup)

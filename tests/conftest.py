@@ -1,3 +1,4 @@
+import logging
 import os
 
 os.environ.setdefault("GLOG_v", "3")
@@ -12,3 +13,20 @@ def _pynative_cpu():
     ms.set_device("CPU")
     ms.set_context(mode=ms.PYNATIVE_MODE)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _restore_mindcv_logger():
+    """Entry points run in-process set up the `mindcv` logger (own handlers, no propagation);
+    put it back afterwards so later tests' caplog still sees its records."""
+    logger = logging.getLogger("mindcv")
+    state = (logger.level, logger.propagate, list(logger.handlers))
+    yield
+    logger.level, logger.propagate = state[0], state[1]
+    for handler in list(logger.handlers):
+        if handler not in state[2]:
+            logger.removeHandler(handler)
+            handler.close()
+    for handler in state[2]:
+        if handler not in logger.handlers:
+            logger.addHandler(handler)

@@ -1,14 +1,18 @@
-"""Convert torchvision and timm MobileNetV2 weights into this package's checkpoints.
+"""Convert torchvision, timm and Keras MobileNetV2 weights into this package's checkpoints.
 
 Command line::
 
-    python -m mindcv.checkpoint.convert SRC DST [--model mobilenet_v2_140] [--layout auto|torchvision|timm]
+    python -m mindcv.checkpoint.convert SRC DST [--model mobilenet_v2_140] [--layout auto|torchvision|timm|keras]
 
 SRC is a PyTorch state dict (.pth/.pt, read with ``torch.load(weights_only=True)``,
-which refuses pickled code) or a .safetensors file (read with numpy, torch not
-needed). DST is a .ckpt or .safetensors checkpoint. The layout and the width are
-read from the tensors unless given; the result is checked by loading it into
-``create_model(..., checkpoint_path=DST)``.
+which refuses pickled code), a .safetensors file (read with numpy, torch not
+needed) or a Keras .h5 / .weights.h5 file (read with h5py, see keras_h5). DST is a
+.ckpt or .safetensors checkpoint. The layout and the width are read from the
+tensors unless given; the result is checked by loading it into
+``create_model(..., checkpoint_path=DST)``. DST.yaml beside it is a config naming
+the model, the checkpoint and the model's evaluation transforms (``validate.py -c DST.yaml``).
+Keras weights become the ``tf_mobilenet_v2_*`` models: TensorFlow's SAME padding,
+Keras' BatchNorm epsilon 1e-3, inputs scaled to [-1, 1].
 
 BatchNorm: torch's weight/bias/running_mean/running_var are MindSpore's
 gamma/beta/moving_mean/moving_variance; num_batches_tracked is dropped. torchvision,
@@ -29,17 +33,22 @@ from mindspore import Parameter
 from safetensors import SafetensorError
 from safetensors.numpy import load_file as load_safetensors
 
+import yaml
+
 from ..errors import ArgumentParser, CheckpointError, MindCVError, exit_on_user_error
-from ..models import create_model, list_models
+from ..fileio import write_text_atomic
+from ..models import create_model, get_pretrained_cfg, is_model, list_models
 from ..models.layers import make_divisible
 from ..models.mobilenetv2 import HEAD_CHANNELS, INVERTED_RESIDUAL_SETTING, STEM_CHANNELS
 from .io import PathLike, checkpoint_format, save_checkpoint
+from .keras_h5 import KERAS_BN, read_keras_state_dict
 
 ConvBN = Tuple[str, str]  # (conv module, the BatchNorm module after it)
 
 TORCH_BN = ("weight", "bias", "running_mean", "running_var")
 MINDSPORE_BN = ("gamma", "beta", "moving_mean", "moving_variance")
 TORCH_SUFFIXES = (".pth", ".pt", ".bin")
+KERAS_SUFFIX = ".h5"  # also Keras 3's .weights.h5
 DROPPED_SUFFIX = ".num_batches_tracked"  # torch's BN step counter, no MindSpore counterpart
 
 
@@ -62,6 +71,7 @@ class Layout:
     head: ConvBN
     classifier: str
     bn_params: Tuple[str, str, str, str] = TORCH_BN
+    model_prefix: str = "mobilenet_v2"  # the models these weights compute right in
 
 
 # This package's (and MindCV's) names: ReLU6 cells take the indices skipped here.
@@ -96,7 +106,22 @@ TIMM = Layout(
     head=("conv_head", "bn2"),
     classifier="classifier",
 )
-SOURCE_LAYOUTS: Dict[str, Layout] = {"torchvision": TORCHVISION, "timm": TIMM}
+# keras.applications' MobileNetV2 layer names as keras_h5 reads them (the first block's
+# `expanded_conv_` as `block_0_`); TensorFlow-trained, so into the tf_ models.
+KERAS = Layout(
+    stem=("Conv1", "bn_Conv1"),
+    first_block=0,
+    block="block_{feature}_",
+    expand=(("expand", "expand_BN"), ("depthwise", "depthwise_BN"), ("project", "project_BN")),
+    plain=(("depthwise", "depthwise_BN"), ("project", "project_BN")),
+    head=("Conv_1", "Conv_1_bn"),
+    classifier="predictions",
+    bn_params=KERAS_BN,
+    model_prefix="tf_mobilenet_v2",
+)
+SOURCE_LAYOUTS: Dict[str, Layout] = {"torchvision": TORCHVISION, "timm": TIMM, "keras": KERAS}
+# keras.applications' file names end in _<alpha>_<input size>[_no_top].h5.
+KERAS_FILE_SIZE = re.compile(r"_\d\.\d+_(\d+)(?:_no_top)?\.h5$")
 
 
 def layout_names(layout: Layout) -> List[str]:
@@ -144,17 +169,21 @@ def _unwrap(state: object, source: str) -> Dict[str, object]:
 
 
 def read_state_dict(path: PathLike) -> Dict[str, np.ndarray]:
-    """Tensors of a PyTorch state dict (.pth/.pt/.bin) or a .safetensors file, as numpy arrays."""
+    """Tensors of a PyTorch state dict (.pth/.pt/.bin), a .safetensors or a Keras .h5 file, as numpy arrays."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: file not found")
+    if path.suffix == KERAS_SUFFIX:
+        return read_keras_state_dict(path)
     if path.suffix == ".safetensors":
         try:
             return load_safetensors(str(path))
         except (SafetensorError, OSError) as err:
             raise CheckpointError(f"{path}: not a readable safetensors file ({err})") from err
     if path.suffix not in TORCH_SUFFIXES:
-        raise CheckpointError(f"{path}: unknown weight file type (expected .safetensors or one of {', '.join(TORCH_SUFFIXES)})")
+        raise CheckpointError(
+            f"{path}: unknown weight file type (expected .safetensors, {KERAS_SUFFIX} or one of {', '.join(TORCH_SUFFIXES)})"
+        )
     try:
         import torch
     except ImportError as err:
@@ -213,14 +242,14 @@ def _channel_signature(width: float) -> Tuple[int, int, int]:
     )
 
 
-def detect_model(weights: Dict[str, np.ndarray], source: str = "weights") -> str:
-    """The model name (`mobilenet_v2_<width tag>`) whose channel counts match converted `weights`."""
+def detect_model(weights: Dict[str, np.ndarray], source: str = "weights", prefix: str = "mobilenet_v2") -> str:
+    """The model name (`<prefix>_<width tag>`) whose channel counts match converted `weights`."""
     # In MindCV's names only convs and the classifier have a `.weight`: stem first, then
     # the blocks (the last block's projection third from the end), head conv, classifier.
     conv_weights = [name for name in layout_names(MINDCV) if name.endswith(".weight")]
     found = tuple(weights[conv_weights[i]].shape[0] for i in (0, -3, -2))
-    for name in list_models("mobilenet_v2_*"):
-        tag = re.fullmatch(r"mobilenet_v2_(\d{3})", name)  # the plain width names: 035 = 0.35
+    for name in list_models(f"{prefix}_*"):
+        tag = re.fullmatch(rf"{prefix}_(\d{{3}})", name)  # the plain width names: 035 = 0.35
         if tag and _channel_signature(int(tag.group(1)) / 100) == found:
             return name
     raise CheckpointError(f"{source}: no MobileNetV2 width has (stem, last block, head) channels {found}; pass --model")
@@ -239,20 +268,24 @@ class ConversionSummary:
     num_tensors: int
     num_params: int
     dropped: Tuple[str, ...]
+    config: Path
+    background_dropped: bool = False
 
     def __str__(self) -> str:
+        background = "; dropped the background class of a 1001-class head" if self.background_dropped else ""
         return (
             f"converted {self.source} ({self.layout} layout) -> {self.destination}\n"
-            f"  model {self.model}, {self.num_classes} classes, {self.in_channels} input channels\n"
+            f"  model {self.model}, {self.num_classes} classes, {self.in_channels} input channels{background}\n"
             f"  {self.num_tensors} tensors, {self.num_params:,} values; dropped {len(self.dropped)} "
-            f"BN step counters; verified by loading into create_model"
+            f"BN step counters; verified by loading into create_model\n"
+            f"  config {self.config} (validate.py -c {self.config} --data_dir DIR)"
         )
 
 
 def convert_state_dict(
     state: Dict[str, np.ndarray], layout: str = "auto", source: str = "weights"
 ) -> Tuple[str, Dict[str, np.ndarray], List[str]]:
-    """Rename a torchvision/timm state dict to this package's names.
+    """Rename a torchvision/timm/Keras state dict to this package's names.
 
     Returns (layout name, renamed float32 arrays, dropped keys).
     """
@@ -281,21 +314,46 @@ def _verify(path: Path, model: str, weights: Dict[str, np.ndarray], num_classes:
         raise CheckpointError(f"{len(changed)} parameters changed on loading into {model} (e.g. {changed[0]})")
 
 
+def _model_name(weights: Dict[str, np.ndarray], source: Path, layout: Layout) -> str:
+    """The width's model in the layout's family, at the input size a keras.applications file name gives."""
+    name = detect_model(weights, str(source), layout.model_prefix)
+    size = KERAS_FILE_SIZE.search(source.name)
+    return f"{name}_{size.group(1)}" if size and is_model(f"{name}_{size.group(1)}") else name
+
+
+def write_config(path: Path, model: str, checkpoint: Path, num_classes: int, in_channels: int) -> Path:
+    """A config (config keys, as `-c` reads them) for validate.py / infer.py: the model, its checkpoint
+    and the model's evaluation transforms, written out so the file says how the weights are fed."""
+    cfg = get_pretrained_cfg(model)
+    keys = {
+        "model": model, "ckpt_path": str(checkpoint.resolve()), "num_classes": num_classes, "in_channels": in_channels,
+        "image_resize": cfg.input_size[-1], "crop_pct": cfg.crop_pct, "interpolation": cfg.interpolation,
+        "mean": list(cfg.mean), "std": list(cfg.std),
+    }
+    write_text_atomic(path, f"# written by python -m mindcv.checkpoint.convert\n{yaml.safe_dump(keys, sort_keys=False)}")
+    return path
+
+
 def convert_weights(
     source: PathLike, destination: PathLike, model: Optional[str] = None, layout: str = "auto"
 ) -> ConversionSummary:
-    """Convert a torchvision/timm MobileNetV2 weight file into a .ckpt/.safetensors checkpoint.
+    """Convert a torchvision/timm/Keras MobileNetV2 weight file into a .ckpt/.safetensors checkpoint.
 
-    `model` (e.g. "mobilenet_v2_140") and `layout` ("torchvision", "timm") are read
-    from the tensors when not given. The written file is verified by loading it into
-    `create_model` before it takes its name; if that fails, a CheckpointError is raised
-    and DST is left as it was.
+    `model` (e.g. "mobilenet_v2_140") and `layout` ("torchvision", "timm", "keras") are
+    read from the tensors when not given (Keras weights: a `tf_mobilenet_v2_*` model).
+    The written file is verified by loading it into `create_model` before it takes its
+    name; if that fails, a CheckpointError is raised and DST is left as it was. A config
+    for the result is written beside it (DST with the suffix .yaml).
     """
     source, destination = Path(source), Path(destination)
     checkpoint_format(destination)  # refuse a bad DST name before the work
     layout, weights, dropped = convert_state_dict(read_state_dict(source), layout, str(source))
-    model = model or detect_model(weights, str(source))
-    num_classes = weights[f"{MINDCV.classifier}.weight"].shape[0]
+    model = model or _model_name(weights, source, SOURCE_LAYOUTS[layout])
+    head = [f"{MINDCV.classifier}.weight", f"{MINDCV.classifier}.bias"]
+    background_dropped = weights[head[0]].shape[0] == 1001
+    if background_dropped:  # TensorFlow-slim's class 0 is "background"; ImageNet's 1000 follow it
+        weights.update({name: weights[name][1:] for name in head})
+    num_classes = weights[head[0]].shape[0]
     in_channels = weights[f"{MINDCV.stem[0]}.weight"].shape[1]
     params = {name: Parameter(ms.Tensor(value), name=name) for name, value in weights.items()}
     # Verified under a temporary name, so DST appears only when it loads (an old DST survives a failure).
@@ -308,6 +366,7 @@ def convert_weights(
     finally:
         if unverified.exists():
             unverified.unlink()
+    config = write_config(destination.with_suffix(".yaml"), model, destination, num_classes, in_channels)
     return ConversionSummary(
         source=source,
         destination=destination,
@@ -318,6 +377,8 @@ def convert_weights(
         num_tensors=len(weights),
         num_params=sum(value.size for value in weights.values()),
         dropped=tuple(dropped),
+        config=config,
+        background_dropped=background_dropped,
     )
 
 
@@ -325,9 +386,10 @@ def convert_weights(
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = ArgumentParser(
         prog="python -m mindcv.checkpoint.convert",
-        description="Convert torchvision/timm MobileNetV2 weights (.pth, .safetensors) to a MindSpore checkpoint.",
+        description="Convert torchvision/timm (.pth, .safetensors) or Keras (.h5, .weights.h5) MobileNetV2 weights "
+        "to a MindSpore checkpoint and a config beside it.",
     )
-    parser.add_argument("source", help="torchvision or timm state dict: .pth/.pt/.bin or .safetensors")
+    parser.add_argument("source", help="torchvision or timm state dict (.pth/.pt/.bin, .safetensors), or Keras weights (.h5)")
     parser.add_argument("destination", help="checkpoint to write: .ckpt or .safetensors")
     parser.add_argument("--model", default=None, help="model name, e.g. mobilenet_v2_140 (default: from the tensor shapes)")
     parser.add_argument("--layout", default="auto", choices=("auto", *SOURCE_LAYOUTS), help="source naming (default: detected)")

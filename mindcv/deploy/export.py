@@ -1,10 +1,9 @@
 """Export a network to MINDIR or ONNX, and check the exported file against it."""
 import copy
-import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Sequence, Tuple, Union
+from typing import List, Sequence, Tuple, Union
 
 import mindspore as ms
 import numpy as np
@@ -12,6 +11,7 @@ from mindspore import nn
 
 from ..errors import MindCVError
 from ..models.layers import set_custom_kernels
+from .runner import load_exported
 
 PathLike = Union[str, os.PathLike]
 
@@ -64,29 +64,6 @@ def export_network(
         if tmp.exists():
             tmp.unlink()
     return path
-
-
-def onnxruntime_installed() -> bool:
-    return importlib.util.find_spec("onnxruntime") is not None
-
-
-def load_exported(path: PathLike) -> Callable[[np.ndarray], np.ndarray]:
-    """A function running the exported model: MINDIR through nn.GraphCell, ONNX through onnxruntime."""
-    path = Path(path)
-    if not path.is_file():
-        raise MindCVError(f"{path}: exported model not found")
-    if path.suffix == EXPORT_FORMATS["mindir"][1]:
-        graph = nn.GraphCell(ms.load(str(path)))
-        return lambda x: graph(ms.Tensor(x)).asnumpy()
-    if path.suffix == EXPORT_FORMATS["onnx"][1]:
-        if not onnxruntime_installed():
-            raise MindCVError(f"{path}: running ONNX models needs onnxruntime (pip install onnxruntime)")
-        import onnxruntime
-
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        input_name = session.get_inputs()[0].name
-        return lambda x: session.run(None, {input_name: x})[0]
-    raise MindCVError(f"{path}: not a .mindir or .onnx file")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Exact top-1 / top-5 / loss over a whole data set, summed over all processes."""
 import time
-from typing import Dict, Iterable, Optional
+from typing import Callable, Dict, Iterable, Optional, Union
 
 import mindspore as ms
 import numpy as np
@@ -19,6 +19,15 @@ class _EvalStep(nn.Cell):
         return self.network(images).astype(ms.float32)
 
 
+def _predictor(network: Union[nn.Cell, Callable[[np.ndarray], np.ndarray]]) -> Callable[[ms.Tensor], np.ndarray]:
+    """Numpy logits of a batch from a Cell (in eval mode, compiled once per shape) or a function of numpy batches."""
+    if not isinstance(network, nn.Cell):
+        return lambda images: network(images.asnumpy())
+    step = _EvalStep(network)
+    network.set_train(False)
+    return lambda images: step(images).asnumpy()
+
+
 def _sum_over_processes(values: np.ndarray) -> np.ndarray:
     if ms.get_auto_parallel_context("parallel_mode") == ms.ParallelMode.STAND_ALONE:
         return values
@@ -28,7 +37,7 @@ def _sum_over_processes(values: np.ndarray) -> np.ndarray:
 
 
 def evaluate(
-    network: nn.Cell,
+    network: Union[nn.Cell, Callable[[np.ndarray], np.ndarray]],
     batches: Iterable,
     num_classes: int,
     progress: Optional[callable] = None,
@@ -40,16 +49,16 @@ def evaluate(
     unequal shards weigh exactly as many samples as they hold. Returns also the
     per-class correct counts and totals (for per-class accuracy), and with
     `confusion` the confusion matrix (rows: true class, columns: top-1 prediction).
+    `network` is a Cell, or a function of a numpy batch (an exported model, mindcv.deploy).
     """
-    step = _EvalStep(network)
-    network.set_train(False)
+    predict = _predictor(network)
     per_class = np.zeros((2, num_classes), np.int64)  # correct, seen
     matrix = np.zeros((num_classes, num_classes) if confusion else (0, 0), np.int64)
     hits = np.zeros(2, np.int64)  # top-1 correct, top-5 correct
     loss_sum = np.zeros(1, np.float64)
     start = time.perf_counter()
     for images, labels in batches:
-        logits = step(images).asnumpy().astype(np.float64)
+        logits = predict(images).astype(np.float64)
         labels = labels.asnumpy().astype(np.int64)
         ranked = np.argsort(-logits, axis=1)[:, :5]
         hit1 = ranked[:, 0] == labels

@@ -1,11 +1,13 @@
-"""export: a trained model, described by its config, to MINDIR and/or ONNX, optionally checked."""
+"""export: a trained model, described by its config, to MINDIR and/or ONNX, optionally checked and int8-quantized."""
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 from ..config import Option, RunConfig
 from ..deploy import EXPORT_FORMATS, CheckResult, check_exported, export_network, fold_batchnorm, onnxruntime_installed
+from ..errors import ConfigError
 from . import builders
+from .quantization import QuantizationReport, calibration_images, quantize_export
 
 # export.py's own options, beside the config keys (mindcv.config.parse_config(extra_options=...)).
 EXPORT_OPTIONS = (
@@ -29,6 +31,7 @@ class ExportedFile:
 @dataclass
 class ExportReport:
     files: List[ExportedFile] = field(default_factory=list)
+    int8: Optional[QuantizationReport] = None
 
     @property
     def passed(self) -> bool:
@@ -41,12 +44,23 @@ class ExportReport:
             out += [f"  {result}" for result in file.checks]
             if file.check_skipped:
                 out.append(f"  check skipped: {file.check_skipped}")
+        if self.int8:
+            out.append(str(self.int8))
         return out
 
 
 def export(cfg: RunConfig) -> ExportReport:
-    """Export the weights in `cfg` at the evaluation input size (image_resize, or the model's)."""
+    """Export the weights in `cfg` at the evaluation input size (image_resize, or the model's).
+
+    With the QUANTIZE_OPTIONS' `quantize` int8, the ONNX file is also quantized, calibrated on
+    images read (before anything is exported) through the evaluation transforms of `cfg`.
+    """
     options, model = cfg.options, cfg.model
+    calibration = None
+    if options["quantize"]:
+        if options["format"] == "mindir" or not options["fold_bn"]:
+            raise ConfigError("quantize int8 quantizes the BatchNorm-folded ONNX export: use --format onnx or both, with fold_bn")
+        calibration = calibration_images(options["calib_data"], options["calib_split"], options["calib_samples"], cfg.eval)
     builders.setup_context(cfg.system)
     network = builders.build_model(model, strict_head=True)
     network.set_train(False)
@@ -66,4 +80,7 @@ def export(cfg: RunConfig) -> ExportReport:
             continue
         batch_sizes = MINDIR_CHECK_BATCH_SIZES if file_format == "mindir" else (options["onnx_batch_size"],)
         file.checks = check_exported(network, path, image_shape, batch_sizes)
+    if calibration is not None:
+        onnx_path = next(file.path for file in report.files if file.path.suffix == EXPORT_FORMATS["onnx"][1])
+        report.int8 = quantize_export(onnx_path, calibration, options["calib_method"], options["check"])
     return report

@@ -1,12 +1,13 @@
 """validate: exact accuracy of weights over a whole split, on one process or many, with result files."""
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ..config import ModelConfig, Option, RunConfig
 from ..data.dataset_factory import dataset_kind
+from ..deploy.runner import ExportedModel, load_exported
 from ..errors import ConfigError
 from ..models import get_pretrained_cfg
 from . import builders
@@ -24,6 +25,7 @@ VALIDATE_OPTIONS = (
     Option("results_file", "str", "", "write the results to this .json file, or append a row to this .csv file", "validation"),
     Option("per_class", "bool", False, "print and save the top-1 accuracy of every class", "validation"),
     Option("confusion_matrix", "str", "", "draw the confusion matrix into this .png file (at most 50 classes)", "validation"),
+    Option("model_file", "str", "", "validate this exported .onnx or .mindir file (export.py) instead of weights", "validation"),
 )
 
 
@@ -68,11 +70,23 @@ def _check_labels_fit(class_names: List[str], label_count: int, cfg: RunConfig) 
         )
 
 
+def _open_model_file(cfg: RunConfig) -> ExportedModel:
+    """The exported model, checked against the transforms' image size and num_classes before any data is read."""
+    path, num_classes = cfg.options["model_file"], cfg.model.num_classes
+    model = load_exported(path)
+    outputs = model.probe((cfg.model.in_channels, cfg.eval.image_resize, cfg.eval.image_resize))
+    if outputs != num_classes:
+        raise ConfigError(f"{path}: gives {outputs} outputs per image but num_classes is {num_classes}; set num_classes")
+    return model
+
+
 def validate(cfg: RunConfig) -> ValidationReport:
     """Top-1/top-5/loss of the weights in `cfg` (mindcv.config plus VALIDATE_OPTIONS) over every sample.
 
     Every process reads a disjoint shard and the counts are summed, so the result is
     exact for any batch size and number of processes. Rank 0 writes the files.
+    With `model_file`, an exported file is run instead of the network, on the same data
+    and transforms, in batches of its static batch size if it has one.
     """
     data, model, options = cfg.data, cfg.model, cfg.options
     if options["results_file"]:
@@ -80,6 +94,9 @@ def validate(cfg: RunConfig) -> ValidationReport:
     if options["confusion_matrix"]:
         check_confusion_matrix(options["confusion_matrix"], model.num_classes)
     builders.setup_context(cfg.system)
+    exported = _open_model_file(cfg) if options["model_file"] else None
+    if exported and exported.batch_size:
+        cfg = replace(cfg, data=replace(data, val_batch_size=exported.batch_size))
     rank, world = init_distributed(cfg.system.distribute)
     setup_logging(None, rank, "validate")
     configure_threads(cfg.system.num_threads)
@@ -88,10 +105,10 @@ def validate(cfg: RunConfig) -> ValidationReport:
     indexing = dataset_class_indexing(data.dataset, folder_indexing, data.class_map or None)
     class_names = index_names(indexing, model.num_classes)
     _check_labels_fit(class_names, max((folder_indexing or indexing).values()) + 1, cfg)
-    weights = _weights_source(model)
+    weights = options["model_file"] or _weights_source(model)
     if not weights:
         _logger.warning("neither ckpt_path nor pretrained is set: validating freshly initialised weights")
-    network = builders.build_model(model, cfg.train.val_amp_level, ema=model.ema, strict_head=True)
+    network = exported or builders.build_model(model, cfg.train.val_amp_level, ema=model.ema, strict_head=True)
 
     bar = progress_bar(eval_data.num_samples, "validate", enabled=rank == 0, unit="img")
     metrics = evaluate(network, eval_data.batches(), model.num_classes, progress=bar.update, confusion=bool(options["confusion_matrix"]))

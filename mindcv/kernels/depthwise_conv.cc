@@ -1,5 +1,5 @@
-// Depthwise 3x3 convolution (padding 1, stride 1 or 2) on NCHW float32, as AOT custom
-// operators for MindSpore's CPU backend. MindSpore 2.10 runs grouped convolutions through
+// Depthwise 3x3 convolution (padding 1, stride 1 or 2; for stride 2 also TensorFlow's SAME
+// padding) on NCHW float32, as AOT custom operators for MindSpore's CPU backend. MindSpore 2.10 runs grouped convolutions through
 // oneDNN's im2col + GEMM path with one tiny GEMM per channel; these loops are 3-20x faster.
 // Each output value is written by one thread in a fixed order, so results are the same for
 // any thread count (exact resume relies on that).
@@ -13,12 +13,20 @@
 
 namespace {
 
+// pad_top / pad_left: rows / columns of zeros before the input. Padding 1 pads 1; SAME pads
+// (total padding) / 2 with the odd one at the bottom / right, total = (out - 1) * stride + 3 - in:
+// 0 before an even size at stride 2, 1 before an odd one.
 struct Plane {
-  int64_t n, c, h, w, oh, ow;
+  int64_t n, c, h, w, oh, ow, pad_top, pad_left;
 };
 
-Plane plane_of(const int64_t *x_shape, const int64_t *y_shape) {
-  return {x_shape[0], x_shape[1], x_shape[2], x_shape[3], y_shape[2], y_shape[3]};
+int64_t pad_before(int64_t in, int64_t out, bool same) {
+  return same ? std::max<int64_t>((out - 1) * 2 + 3 - in, 0) / 2 : 1;
+}
+
+Plane plane_of(const int64_t *x_shape, const int64_t *y_shape, bool same) {
+  const int64_t h = x_shape[2], w = x_shape[3], oh = y_shape[2], ow = y_shape[3];
+  return {x_shape[0], x_shape[1], h, w, oh, ow, pad_before(h, oh, same), pad_before(w, ow, same)};
 }
 
 // Stride 1 works on the flattened plane: tap (i, j) pairs output p with input p + (i-1)*w + (j-1).
@@ -67,30 +75,30 @@ void correlate_plane(const float *x, const float *k, float *y, const FlatPlane &
   }
 }
 
-// Stride 2 reads even input columns for the centre taps and odd ones for the side taps. Splitting
-// a row into its even and its odd columns (the odd ones behind a zero for the left padding, and
-// zero past the right edge) turns every tap into a contiguous loop over the output columns.
+// Stride 2: output column c reads input columns 2c + j - pad_left for taps j = 0, 1, 2. Splitting a
+// row into the columns the side taps read (outer) and those the centre tap reads (centre), with
+// zeros for the padding, turns every tap into a contiguous loop over the output columns.
 struct SplitRow {
-  int64_t w, ow;
-  std::vector<float> even, odd;  // even[c] = column 2c; odd[m] = column 2m - 1
+  int64_t w, ow, pad_left;
+  std::vector<float> centre, outer;  // centre[c] = column 2c + 1 - pad_left; outer[m] = column 2m - pad_left
 
-  SplitRow(int64_t w_, int64_t ow_) : w(w_), ow(ow_), even(ow_), odd(ow_ + 1) {}
+  SplitRow(int64_t w_, int64_t ow_, int64_t pad_left_) : w(w_), ow(ow_), pad_left(pad_left_), centre(ow_), outer(ow_ + 1) {}
+
+  float column(const float *row, int64_t q) const { return q >= 0 && q < w ? row[q] : 0.0f; }
 
   void load(const float *row) {
-    for (int64_t c = 0; c < ow; ++c) even[c] = row[2 * c];
-    odd[0] = 0.0f;
-    for (int64_t m = 1; m <= ow; ++m) odd[m] = 2 * m - 1 < w ? row[2 * m - 1] : 0.0f;
+    for (int64_t c = 0; c < ow; ++c) centre[c] = column(row, 2 * c + 1 - pad_left);
+    for (int64_t m = 0; m <= ow; ++m) outer[m] = column(row, 2 * m - pad_left);
   }
 
   void clear() {
-    std::fill(even.begin(), even.end(), 0.0f);
-    std::fill(odd.begin(), odd.end(), 0.0f);
+    std::fill(centre.begin(), centre.end(), 0.0f);
+    std::fill(outer.begin(), outer.end(), 0.0f);
   }
 
   // Scatter back into a full row; the padding entries are dropped.
   void store(float *row) const {
-    for (int64_t c = 0; c < ow; ++c) row[2 * c] = even[c];
-    for (int64_t m = 1; 2 * m - 1 < w; ++m) row[2 * m - 1] = odd[m];
+    for (int64_t q = 0; q < w; ++q) row[q] = (q + pad_left) % 2 == 0 ? outer[(q + pad_left) / 2] : centre[(q + pad_left) / 2];
   }
 };
 
@@ -99,12 +107,12 @@ void forward_s2_plane(const float *x, const float *k, float *y, const Plane &p, 
     float *row = y + r * p.ow;
     std::fill(row, row + p.ow, 0.0f);
     for (int i = 0; i < 3; ++i) {
-      const int64_t xr = 2 * r + i - 1;
+      const int64_t xr = 2 * r + i - p.pad_top;
       if (xr < 0 || xr >= p.h) continue;
       split.load(x + xr * p.w);
       const float w0 = k[i * 3], w1 = k[i * 3 + 1], w2 = k[i * 3 + 2];
-      const float *even = split.even.data(), *odd = split.odd.data();
-      for (int64_t c = 0; c < p.ow; ++c) row[c] += w0 * odd[c] + w1 * even[c] + w2 * odd[c + 1];
+      const float *centre = split.centre.data(), *outer = split.outer.data();
+      for (int64_t c = 0; c < p.ow; ++c) row[c] += w0 * outer[c] + w1 * centre[c] + w2 * outer[c + 1];
     }
   }
 }
@@ -113,15 +121,15 @@ void forward_s2_plane(const float *x, const float *k, float *y, const Plane &p, 
 void backward_input_s2_plane(const float *dy, const float *k, float *dx, const Plane &p, SplitRow &split) {
   for (int64_t q = 0; q < p.h; ++q) {
     split.clear();
-    float *even = split.even.data(), *odd = split.odd.data();
+    float *centre = split.centre.data(), *outer = split.outer.data();
     for (int i = 0; i < 3; ++i) {
-      const int64_t twice_r = q + 1 - i;
+      const int64_t twice_r = q + p.pad_top - i;
       if (twice_r < 0 || twice_r % 2 != 0 || twice_r / 2 >= p.oh) continue;
       const float *grad = dy + (twice_r / 2) * p.ow;
       const float w0 = k[i * 3], w1 = k[i * 3 + 1], w2 = k[i * 3 + 2];
-      for (int64_t c = 0; c < p.ow; ++c) even[c] += w1 * grad[c];
-      for (int64_t c = 0; c < p.ow; ++c) odd[c] += w0 * grad[c];
-      for (int64_t c = 0; c < p.ow; ++c) odd[c + 1] += w2 * grad[c];
+      for (int64_t c = 0; c < p.ow; ++c) centre[c] += w1 * grad[c];
+      for (int64_t c = 0; c < p.ow; ++c) outer[c] += w0 * grad[c];
+      for (int64_t c = 0; c < p.ow; ++c) outer[c + 1] += w2 * grad[c];
     }
     split.store(dx + q * p.w);
   }
@@ -130,7 +138,7 @@ void backward_input_s2_plane(const float *dy, const float *k, float *dx, const P
 void forward(const float *x, const float *weight, float *y, const Plane &p, int stride) {
   const FlatPlane flat(p.h, p.w);
   parallel_for(p.n * p.c, [&](int64_t begin, int64_t end) {
-    SplitRow split(p.w, p.ow);
+    SplitRow split(p.w, p.ow, p.pad_left);
     for (int64_t k = begin; k < end; ++k) {
       const float *wk = weight + (k % p.c) * 9;
       if (stride == 1)
@@ -144,7 +152,7 @@ void forward(const float *x, const float *weight, float *y, const Plane &p, int 
 void backward_input(const float *dy, const float *weight, float *dx, const Plane &p, int stride) {
   const FlatPlane flat(p.h, p.w);
   parallel_for(p.n * p.c, [&](int64_t begin, int64_t end) {
-    SplitRow split(p.w, p.ow);
+    SplitRow split(p.w, p.ow, p.pad_left);
     for (int64_t k = begin; k < end; ++k) {
       const float *wk = weight + (k % p.c) * 9;
       if (stride == 1) {
@@ -178,13 +186,13 @@ void weight_sums_s2_plane(const float *x, const float *dy, const Plane &p, Split
   for (int64_t r = 0; r < p.oh; ++r) {
     const float *grad = dy + r * p.ow;
     for (int i = 0; i < 3; ++i) {
-      const int64_t xr = 2 * r + i - 1;
+      const int64_t xr = 2 * r + i - p.pad_top;
       if (xr < 0 || xr >= p.h) continue;
       split.load(x + xr * p.w);
-      const float *even = split.even.data(), *odd = split.odd.data();
-      sums[i * 3] += lane_sum(p.ow, [&](int64_t e) { return grad[e] * odd[e]; });
-      sums[i * 3 + 1] += lane_sum(p.ow, [&](int64_t e) { return grad[e] * even[e]; });
-      sums[i * 3 + 2] += lane_sum(p.ow, [&](int64_t e) { return grad[e] * odd[e + 1]; });
+      const float *centre = split.centre.data(), *outer = split.outer.data();
+      sums[i * 3] += lane_sum(p.ow, [&](int64_t e) { return grad[e] * outer[e]; });
+      sums[i * 3 + 1] += lane_sum(p.ow, [&](int64_t e) { return grad[e] * centre[e]; });
+      sums[i * 3 + 2] += lane_sum(p.ow, [&](int64_t e) { return grad[e] * outer[e + 1]; });
     }
   }
 }
@@ -194,7 +202,7 @@ void weight_sums_s2_plane(const float *x, const float *dy, const Plane &p, Split
 void backward_weight(const float *x, const float *dy, float *dweight, const Plane &p, int stride) {
   const FlatPlane flat(p.h, p.w);
   parallel_for(p.c, [&](int64_t begin, int64_t end) {
-    SplitRow split(p.w, p.ow);
+    SplitRow split(p.w, p.ow, p.pad_left);
     for (int64_t c = begin; c < end; ++c) {
       float sums[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
       for (int64_t n = 0; n < p.n; ++n) {
@@ -214,25 +222,27 @@ void backward_weight(const float *x, const float *dy, float *dweight, const Plan
 
 // Entry points (aot_abi.h). Forward: x [N,C,H,W], weight [C,1,3,3] -> y [N,C,OH,OW]. Input gradient:
 // x (for its shape), weight, dy -> dx. Weight gradient: x, weight (for its shape), dy -> dweight.
-#define ENTRY_POINTS(S)                                                                                     \
-  extern "C" int DepthwiseForward##S(int nparam, void **params, int *, int64_t **shapes, const char **dtypes, \
-                                     void *, void *) {                                                      \
-    if (nparam != 3 || !float_inputs(nparam, dtypes)) return 1;                                            \
-    forward(in(params, 0), in(params, 1), out(params, 2), plane_of(shapes[0], shapes[2]), S); \
-    return 0;                                                                                               \
-  }                                                                                                         \
-  extern "C" int DepthwiseBackwardInput##S(int nparam, void **params, int *, int64_t **shapes,              \
-                                           const char **dtypes, void *, void *) {                           \
-    if (nparam != 4 || !float_inputs(nparam, dtypes)) return 1;                                            \
-    backward_input(in(params, 2), in(params, 1), out(params, 3), plane_of(shapes[0], shapes[2]), S); \
-    return 0;                                                                                               \
-  }                                                                                                         \
-  extern "C" int DepthwiseBackwardWeight##S(int nparam, void **params, int *, int64_t **shapes,             \
-                                            const char **dtypes, void *, void *) {                          \
-    if (nparam != 4 || !float_inputs(nparam, dtypes)) return 1;                                            \
-    backward_weight(in(params, 0), in(params, 2), out(params, 3), plane_of(shapes[0], shapes[2]), S); \
-    return 0;                                                                                               \
+// NAME is the stride, with "Same" for TensorFlow's SAME padding (stride 1 SAME is padding 1).
+#define ENTRY_POINTS(NAME, S, SAME)                                                                            \
+  extern "C" int DepthwiseForward##NAME(int nparam, void **params, int *, int64_t **shapes, const char **dtypes, \
+                                        void *, void *) {                                                      \
+    if (nparam != 3 || !float_inputs(nparam, dtypes)) return 1;                                               \
+    forward(in(params, 0), in(params, 1), out(params, 2), plane_of(shapes[0], shapes[2], SAME), S);            \
+    return 0;                                                                                                  \
+  }                                                                                                            \
+  extern "C" int DepthwiseBackwardInput##NAME(int nparam, void **params, int *, int64_t **shapes,              \
+                                              const char **dtypes, void *, void *) {                           \
+    if (nparam != 4 || !float_inputs(nparam, dtypes)) return 1;                                               \
+    backward_input(in(params, 2), in(params, 1), out(params, 3), plane_of(shapes[0], shapes[2], SAME), S);     \
+    return 0;                                                                                                  \
+  }                                                                                                            \
+  extern "C" int DepthwiseBackwardWeight##NAME(int nparam, void **params, int *, int64_t **shapes,             \
+                                               const char **dtypes, void *, void *) {                          \
+    if (nparam != 4 || !float_inputs(nparam, dtypes)) return 1;                                               \
+    backward_weight(in(params, 0), in(params, 2), out(params, 3), plane_of(shapes[0], shapes[2], SAME), S);    \
+    return 0;                                                                                                  \
   }
 
-ENTRY_POINTS(1)
-ENTRY_POINTS(2)
+ENTRY_POINTS(1, 1, false)
+ENTRY_POINTS(2, 2, false)
+ENTRY_POINTS(2Same, 2, true)

@@ -1,5 +1,5 @@
 """Small building blocks shared by the model files."""
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import mindspore as ms
 from mindspore import Tensor, nn, ops
@@ -17,6 +17,20 @@ def make_divisible(value: float, divisor: int = 8, min_value: Optional[int] = No
     return rounded
 
 
+# "" pads k // 2 on every side (MindCV, PyTorch); "same" is TensorFlow's SAME: the total padding
+# follows from the input size, and an odd total puts the extra row/column at the bottom/right
+# (a stride-2 3x3 convolution on an even size pads 0 above and 1 below). MindSpore's
+# pad_mode="same" computes exactly that at run time.
+PAD_TYPES = ("", "same")
+
+
+def _padding(pad_type: str, kernel_size: int) -> Tuple[str, int]:
+    """(pad_mode, padding) of nn.Conv2d for `pad_type`."""
+    if pad_type not in PAD_TYPES:
+        raise ValueError(f"pad_type must be one of {PAD_TYPES}, got {pad_type!r}")
+    return ("same", 0) if pad_type == "same" else ("pad", kernel_size // 2)
+
+
 def conv_norm_act(
     in_channels: int,
     out_channels: int,
@@ -24,21 +38,25 @@ def conv_norm_act(
     stride: int = 1,
     groups: int = 1,
     activation: bool = True,
+    pad_type: str = "",
+    bn_eps: float = 1e-5,
 ) -> List[nn.Cell]:
     """Conv (no bias) + BatchNorm (+ ReLU6) as a flat list of cells.
 
     A list, not a cell, so callers can splice it into one SequentialCell and keep
     MindCV's flat parameter names (`features.1.gamma`, `layers.4.beta`, ...). The
     ReLU6 runs inside the BatchNorm cell (one fused kernel on the CPU); an Identity
-    holds its place so the indices after it stay MindCV's.
+    holds its place so the indices after it stay MindCV's. `pad_type` (PAD_TYPES) and
+    `bn_eps` let weights trained elsewhere (TensorFlow: "same", 1e-3) compute as there.
     """
+    pad_mode, padding = _padding(pad_type, kernel_size)
     if groups == in_channels == out_channels and groups > 1:
-        conv = DepthwiseConv2d(in_channels, kernel_size, stride)
+        conv = DepthwiseConv2d(in_channels, kernel_size, stride, pad_type)
     else:
         conv = nn.Conv2d(
-            in_channels, out_channels, kernel_size, stride, pad_mode="pad", padding=kernel_size // 2, group=groups, has_bias=False
+            in_channels, out_channels, kernel_size, stride, pad_mode=pad_mode, padding=padding, group=groups, has_bias=False
         )
-    cells = [conv, BatchNormAct2d(out_channels, relu6=activation)]
+    cells = [conv, BatchNormAct2d(out_channels, relu6=activation, eps=bn_eps)]
     if activation:
         cells.append(nn.Identity())
     return cells
@@ -53,10 +71,9 @@ class DepthwiseConv2d(nn.Conv2d):
     Choose before the cell's first call: graph mode compiles the choice in.
     """
 
-    def __init__(self, channels: int, kernel_size: int = 3, stride: int = 1) -> None:
-        super().__init__(
-            channels, channels, kernel_size, stride, pad_mode="pad", padding=kernel_size // 2, group=channels, has_bias=False
-        )
+    def __init__(self, channels: int, kernel_size: int = 3, stride: int = 1, pad_type: str = "") -> None:
+        pad_mode, padding = _padding(pad_type, kernel_size)
+        super().__init__(channels, channels, kernel_size, stride, pad_mode=pad_mode, padding=padding, group=channels, has_bias=False)
         self.use_custom_kernel(True)
 
     def use_custom_kernel(self, enabled: bool) -> None:
@@ -69,7 +86,7 @@ class DepthwiseConv2d(nn.Conv2d):
         if self.custom_kernel and x.dtype == ms.float32:
             # Resolved while compiling (a cached primitive, not an attribute: cells holding
             # Custom primitives cannot be deep-copied, and fold_batchnorm copies).
-            return depthwise_conv3x3(self.stride[0])(x, self.weight)
+            return depthwise_conv3x3(self.stride[0], self.pad_mode == "same")(x, self.weight)
         return self.conv2d(x, self.weight)
 
 

@@ -3,11 +3,12 @@
 Parameter names follow MindCV, so its published checkpoints load unchanged.
 """
 import math
-from typing import Callable, List
+from typing import Callable, Dict, List
 
 from mindspore import Tensor, nn
 from mindspore.common.initializer import Normal, One, Zero, initializer
 
+from ..constants import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
 from .factory import build_model_with_cfg
 from .layers import Dropout, conv_norm_act, make_divisible
 from .registry import PretrainedCfg, register_model
@@ -29,15 +30,18 @@ HEAD_CHANNELS = 1280
 class InvertedResidual(nn.Cell):
     """1x1 expand (skipped when t = 1), 3x3 depthwise, 1x1 linear projection."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int, expand_ratio: int) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, stride: int, expand_ratio: int, pad_type: str = "", bn_eps: float = 1e-5
+    ) -> None:
         super().__init__()
         hidden = round(in_channels * expand_ratio)
         self.use_residual = stride == 1 and in_channels == out_channels
+        layer_options = {"pad_type": pad_type, "bn_eps": bn_eps}
         layers = []
         if expand_ratio != 1:
-            layers += conv_norm_act(in_channels, hidden, 1)
-        layers += conv_norm_act(hidden, hidden, 3, stride, groups=hidden)
-        layers += conv_norm_act(hidden, out_channels, 1, activation=False)
+            layers += conv_norm_act(in_channels, hidden, 1, **layer_options)
+        layers += conv_norm_act(hidden, hidden, 3, stride, groups=hidden, **layer_options)
+        layers += conv_norm_act(hidden, out_channels, 1, activation=False, **layer_options)
         self.layers = nn.SequentialCell(layers)
 
     def construct(self, x: Tensor) -> Tensor:
@@ -59,6 +63,9 @@ class MobileNetV2(nn.Cell):
     `feature_info` has one entry per stage output (the stem, each inverted residual
     block, the head conv): its channels `chs`, its stride `reduction` and the `name`
     of the cell that produces it, as MindCV's.
+    `pad_type="same"` pads as TensorFlow's SAME and `bn_eps` sets the BatchNorm epsilon,
+    for weights trained in TensorFlow/Keras (the `tf_` names set both); parameter names
+    do not change.
     """
 
     def __init__(
@@ -67,25 +74,28 @@ class MobileNetV2(nn.Cell):
         num_classes: int = 1000,
         in_channels: int = 3,
         drop_rate: float = 0.2,
+        pad_type: str = "",
+        bn_eps: float = 1e-5,
     ) -> None:
         super().__init__()
         if width_mult <= 0:
             raise ValueError(f"width_mult must be positive, got {width_mult}")
         if in_channels < 1 or num_classes < 0:
             raise ValueError(f"bad in_channels={in_channels} or num_classes={num_classes}")
+        layer_options = {"pad_type": pad_type, "bn_eps": bn_eps}
         channels = make_divisible(STEM_CHANNELS * width_mult)
-        features = conv_norm_act(in_channels, channels, 3, stride=2)
+        features = conv_norm_act(in_channels, channels, 3, stride=2, **layer_options)
         reduction = 2
         self.feature_info = [_stage(channels, reduction, features)]
         for t, c, n, s in INVERTED_RESIDUAL_SETTING:
             out_channels = make_divisible(c * width_mult)
             for i in range(n):
                 stride = s if i == 0 else 1
-                features.append(InvertedResidual(channels, out_channels, stride, t))
+                features.append(InvertedResidual(channels, out_channels, stride, t, **layer_options))
                 channels, reduction = out_channels, reduction * stride
                 self.feature_info.append(_stage(channels, reduction, features))
         self.num_features = make_divisible(HEAD_CHANNELS * max(1.0, width_mult))
-        features += conv_norm_act(channels, self.num_features, 1)
+        features += conv_norm_act(channels, self.num_features, 1, **layer_options)
         self.feature_info.append(_stage(self.num_features, reduction, features))
         self.features = nn.SequentialCell(features)
         self.drop_rate = drop_rate
@@ -152,30 +162,46 @@ _RESOLUTION_VARIANTS = {
 }
 
 
-def _entrypoint(name: str, width_mult: float, image_size: int) -> Callable[..., nn.Cell]:
-    """MindCV's entry-point function `name(pretrained=False, num_classes=1000, in_channels=3, **kwargs)`."""
+# Name prefix -> (network options, config shared by its widths, whether MindCV's published weights apply).
+_FAMILIES = {
+    "mobilenet_v2": ({}, PretrainedCfg(), True),
+    # For TensorFlow/Keras weights (python -m mindcv.checkpoint.convert), as timm's tf_ variants:
+    # SAME padding, Keras' BatchNorm epsilon, inputs scaled to [-1, 1] (keras.applications' preprocessing).
+    "tf_mobilenet_v2": (
+        {"pad_type": "same", "bn_eps": 1e-3},
+        PretrainedCfg(mean=IMAGENET_INCEPTION_MEAN, std=IMAGENET_INCEPTION_STD),
+        False,
+    ),
+}
+
+
+def _entrypoint(name: str, width_mult: float, image_size: int, options: Dict[str, object]) -> Callable[..., nn.Cell]:
+    """MindCV's entry-point function `name(pretrained=False, num_classes=1000, in_channels=3, **kwargs)`;
+    `options` are the family's network options (call kwargs override them)."""
 
     def entrypoint(pretrained: bool = False, num_classes: int = 1000, in_channels: int = 3, **kwargs) -> nn.Cell:
         return build_model_with_cfg(
-            MobileNetV2, name, pretrained, num_classes, in_channels, width_mult=width_mult, **kwargs
+            MobileNetV2, name, pretrained, num_classes, in_channels, width_mult=width_mult, **{**options, **kwargs}
         )
 
     entrypoint.__name__ = entrypoint.__qualname__ = name
     entrypoint.__module__ = __name__
-    entrypoint.__doc__ = f"MobileNetV2 with width {width_mult:g} for {image_size} px images (see MobileNetV2, create_model)."
+    with_options = "".join(f", {key}={value!r}" for key, value in options.items())
+    entrypoint.__doc__ = f"MobileNetV2 with width {width_mult:g}{with_options} for {image_size} px images (see MobileNetV2, create_model)."
     return entrypoint
 
 
 def _register_variants() -> List[str]:
-    """Register every width and resolution name; each becomes a function of this module. Returns the names."""
+    """Register every family, width and resolution name; each becomes a function of this module. Returns the names."""
     names = []
-    for tag, (width, url) in _WIDTHS.items():
-        sizes = [(f"mobilenet_v2_{tag}", 224)] + [(f"mobilenet_v2_{tag}_{size}", size) for size in _RESOLUTION_VARIANTS.get(tag, ())]
-        for name, size in sizes:
-            # Only the 224 px variants share the published weights.
-            cfg = PretrainedCfg(url=url if size == 224 else "", input_size=(3, size, size))
-            globals()[name] = register_model(_entrypoint(name, width, size), name, cfg)
-            names.append(name)
+    for prefix, (options, base_cfg, mindcv_weights) in _FAMILIES.items():
+        for tag, (width, url) in _WIDTHS.items():
+            sizes = [(f"{prefix}_{tag}", 224)] + [(f"{prefix}_{tag}_{size}", size) for size in _RESOLUTION_VARIANTS.get(tag, ())]
+            for name, size in sizes:
+                # Only the 224 px variants share the published weights.
+                cfg = base_cfg.with_updates(url=url if mindcv_weights and size == 224 else "", input_size=(3, size, size))
+                globals()[name] = register_model(_entrypoint(name, width, size, options), name, cfg)
+                names.append(name)
     return names
 
 

@@ -28,3 +28,21 @@ def test_quick_train_suite_writes_positive_figures(tmp_path):
         assert int(row["steps"]) == 2 and float(row["load_1min_before"]) >= 0
         assert 0 < float(row["min_step_ms"]) <= float(row["median_step_ms"])
     assert "| train | mobilenet_v2_035 | 2 | 32 |" in (tmp_path / "summary.md").read_text()
+
+
+def test_int8_infer_column_runs_the_quantized_onnx_export():
+    """The infer suite's 'mindcv-onnx-int8' column: the BN-folded ONNX export, quantized, at its static batch."""
+    import argparse
+
+    import mindspore as ms
+
+    from benchmarks import ours
+    from benchmarks.runner import cpu_description
+    from benchmarks.suites import IMPL_TITLES, INFER_IMPLS
+
+    assert "mindcv-onnx-int8" in INFER_IMPLS and "int8" in IMPL_TITLES["mindcv-onnx-int8"]
+    ms.set_device("CPU")
+    args = argparse.Namespace(model="mobilenet_v2_035", num_classes=10, batch_size=2, resolution=32, onnx_threads=1)
+    logits = ours.build_infer(args, "mindcv-onnx-int8")()
+    assert logits.shape == (2, 10) and logits.dtype == "float32"
+    assert cpu_description().count(";") == 1  # "<model name>; <vector extensions>", recorded with every row

@@ -72,7 +72,8 @@ def test_torchvision_weights_give_the_same_logits(tmp_path, width):
         assert (summary.layout, summary.model, summary.num_classes) == ("torchvision", WIDTH_NAMES[width], NUM_CLASSES)
         assert len(summary.dropped) == 52  # one BN step counter per BatchNorm
         assert_same_logits(torch_model, tmp_path / destination, WIDTH_NAMES[width])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ours.ckpt", "ours.safetensors", "tv.pth", "tv.safetensors"]
+    # each checkpoint gets its config (one stem, so the .safetensors config replaced the .ckpt one)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ours.ckpt", "ours.safetensors", "ours.yaml", "tv.pth", "tv.safetensors"]
 
 
 def test_timm_weights_give_the_same_logits_through_the_command_line(tmp_path, capsys):

@@ -10,13 +10,13 @@ NUM_CLASSES = 10
 IMAGE_SHAPE = (3, 64, 64)
 
 
-def random_network(seed: int = 0) -> nn.Cell:
-    """An eval-mode MODEL with random weights and BN statistics.
+def random_network(seed: int = 0, model: str = MODEL) -> nn.Cell:
+    """An eval-mode `model` with random weights and BN statistics.
 
     Convs get He init over fan-in (not the model's fan-out), so the signal survives
     the depthwise layers and the logits depend on the input.
     """
-    net = create_model(MODEL, num_classes=NUM_CLASSES)
+    net = create_model(model, num_classes=NUM_CLASSES)
     rng = np.random.default_rng(seed)
     draws = {
         "gamma": lambda shape: rng.uniform(0.5, 1.5, shape),

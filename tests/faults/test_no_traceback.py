@@ -145,3 +145,19 @@ def test_converter_and_data_checker(files, tmp_path):
     _assert_one_error_line("data check", [str(files["image"])], str(files["image"]))
     _assert_one_error_line("data check", [str(files["root"]), "--workers", "-1"], "--workers")
     _assert_one_error_line("data check", [], "the following arguments are required")
+
+
+def test_exported_files_quantization_and_keras_files(files, tmp_path):
+    model = ["--model", "mobilenet_v2_035"]
+    validate_file = model + ["--data_dir", str(files["data"]), "--num_classes", "3", "--model_file"]
+    _assert_one_error_line("validate.py", validate_file + [str(tmp_path / "absent.onnx")], "absent.onnx: exported model not found")
+    _assert_one_error_line("validate.py", validate_file + [str(files["garbage_ckpt"])], "not a model file (expected .onnx or .mindir)")
+    (tmp_path / "text.onnx").write_text("not onnx")
+    _assert_one_error_line("validate.py", validate_file + [str(tmp_path / "text.onnx")], "text.onnx: not a readable ONNX model")
+    export_int8 = model + ["--format", "onnx", "--output", str(tmp_path / "net"), "--quantize", "int8"]
+    _assert_one_error_line("export.py", export_int8, "config key 'calib_data'")
+    _assert_one_error_line("export.py", export_int8 + ["--calib_data", str(tmp_path / "none")], "calibration folder not found")
+    _assert_one_error_line("export.py", export_int8 + ["--calib_method", "kl"], "config key 'calib_method'")
+    _assert_one_error_line("export.py", model + ["--quantize", "int4"], "config key 'quantize'")
+    (tmp_path / "text.h5").write_text("not hdf5")
+    _assert_one_error_line("convert", [str(tmp_path / "text.h5"), str(tmp_path / "out.ckpt")], "text.h5: not a readable HDF5 file")

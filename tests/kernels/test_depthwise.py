@@ -16,9 +16,9 @@ from tests.kernels.kernel_helpers import InputAndParameterGradients
 pytestmark = pytest.mark.skipif(not mindcv.kernels.kernel_available(), reason="no C++ compiler on this machine")
 
 
-def _run(custom: bool, shape: tuple, stride: int, seed: int = 0) -> list:
+def _run(custom: bool, shape: tuple, stride: int, seed: int = 0, pad_type: str = "") -> list:
     rng = np.random.default_rng(seed)
-    conv = DepthwiseConv2d(shape[1], 3, stride)
+    conv = DepthwiseConv2d(shape[1], 3, stride, pad_type)
     conv.weight.set_data(Tensor(rng.standard_normal((shape[1], 1, 3, 3)).astype(np.float32)))
     conv.use_custom_kernel(custom)
     x = Tensor(rng.standard_normal(shape).astype(np.float32))
@@ -37,6 +37,17 @@ def test_output_and_gradients_equal_grouped_convolution(shape, stride):
     for name, want, got in zip(("output", "input gradient", "weight gradient"), expected, actual):
         assert got.shape == want.shape, name
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("shape, stride", [((2, 3, 6, 8), 2), ((2, 3, 5, 6), 2), ((3, 4, 7, 7), 2), ((2, 8, 1, 2), 2), ((2, 3, 4, 5), 1)])
+def test_tensorflow_same_padding_equals_grouped_convolution(shape, stride):
+    """SAME pads 0 before an even size at stride 2 (1 after it), 1 on both sides of an odd one."""
+    expected = _run(False, shape, stride, pad_type="same")
+    actual = _run(True, shape, stride, pad_type="same")
+    for name, want, got in zip(("output", "input gradient", "weight gradient"), expected, actual):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=name)
+    if stride == 2 and shape[2] % 2 == 0:  # and it is not padding 1 there
+        assert np.abs(_run(True, shape, stride)[0] - actual[0]).max() > 0.1
 
 
 def test_graph_mode_equals_grouped_convolution_and_repeats_bitwise():

@@ -15,7 +15,7 @@ def test_every_mindcv_name_is_registered():
 
 def test_list_models_filters():
     assert mindcv.list_models("mobilenet_v2_1??") == ["mobilenet_v2_100", "mobilenet_v2_130", "mobilenet_v2_140"]
-    assert mindcv.list_models(["*_96", "*_128"]) == sorted(
+    assert mindcv.list_models(["mobilenet_v2_*_96", "mobilenet_v2_*_128"]) == sorted(
         f"mobilenet_v2_{w}_{r}" for w in ("035", "050", "075", "100") for r in (96, 128)
     )
     assert "mobilenet_v2_100_96" not in mindcv.list_models("mobilenet_v2_100*", exclude_filters="*_96")
@@ -49,3 +49,19 @@ def test_register_model_rejects_duplicates():
 
 def test_version():
     assert mindcv.__version__.count(".") == 2
+
+
+def test_tf_variants_pad_same_with_keras_batchnorm_and_inputs():
+    """timm-style tf_ names for TensorFlow/Keras weights: the same network and parameter names."""
+    assert mindcv.list_models("tf_mobilenet_v2_1??") == ["tf_mobilenet_v2_100", "tf_mobilenet_v2_130", "tf_mobilenet_v2_140"]
+    assert mindcv.list_models("tf_*", pretrained=True) == []
+    cfg = mindcv.get_pretrained_cfg("tf_mobilenet_v2_075_160")
+    assert cfg.input_size == (3, 160, 160) and cfg.mean == cfg.std == (127.5, 127.5, 127.5)
+    tf_net = mindcv.create_model("tf_mobilenet_v2_050")
+    plain = mindcv.create_model("mobilenet_v2_050")
+    assert {n: p.shape for n, p in tf_net.parameters_and_names()} == {n: p.shape for n, p in plain.parameters_and_names()}
+    convs = [c for _, c in tf_net.cells_and_names() if hasattr(c, "pad_mode")]
+    assert len(convs) == 52 and {c.pad_mode for c in convs} == {"same"}
+    assert all(c.eps == 1e-3 for _, c in tf_net.cells_and_names() if type(c).__name__ == "BatchNormAct2d")
+    # Call options still override the family's.
+    assert mindcv.create_model("tf_mobilenet_v2_050", pad_type="", bn_eps=1e-5).features[0].pad_mode == "pad"
