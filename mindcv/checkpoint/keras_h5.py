@@ -10,7 +10,7 @@ Two HDF5 layouts exist:
 
 Both are read into `<layer>.weight` (kernels as [out, in, kh, kw], depthwise as
 [channels, 1, kh, kw], dense as [out, in]), `<layer>.bias` and `<layer>.{gamma, beta,
-moving_mean, moving_variance}`, with Keras' layer names: mindcv.checkpoint.convert's
+moving_mean, moving_variance}`, with Keras' layer names: mindcv.convert's
 KERAS layout renames them. h5py reads the file; no Keras or TensorFlow is needed.
 """
 from pathlib import Path

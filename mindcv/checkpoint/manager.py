@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Union
 from mindspore import nn
 
 from ..errors import CheckpointError
-from ..fileio import write_text_atomic
+from ..fileio import atomic_output, write_text_atomic
 from .io import load_checkpoint, save_checkpoint
 
 _logger = logging.getLogger(__name__)
@@ -103,9 +103,8 @@ class CheckpointManager:
             previous_best = self.best
             self.records = [r for r in self.records if r["file"] != name] + [{"file": name, "epoch": epoch, "metric": metric}]
             if metric is not None and (previous_best is None or metric > previous_best["metric"]):
-                tmp = self.save_dir / f".{BEST_FILE}.tmp"
-                shutil.copyfile(path, tmp)
-                os.replace(tmp, self.save_dir / BEST_FILE)
+                with atomic_output(self.save_dir / BEST_FILE) as tmp:
+                    shutil.copyfile(path, tmp)
                 _logger.info("new best %.4f at epoch %d: %s", metric, epoch, self.save_dir / BEST_FILE)
             pruned = self._prune()
             self._write_index()

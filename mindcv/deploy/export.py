@@ -10,6 +10,7 @@ import numpy as np
 from mindspore import nn
 
 from ..errors import MindCVError
+from ..fileio import atomic_output
 from ..models.layers import set_custom_kernels
 from .runner import load_exported
 
@@ -55,14 +56,9 @@ def export_network(
         example = ms.Tensor(np.zeros((batch_size, *image_shape), dtype=np.float32))
     network = set_custom_kernels(copy.deepcopy(network), False)
     network.set_train(False)
-    # Same folder and suffix: the rename stays on one file system and MindSpore adds no second suffix.
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{suffix}")
-    try:
+    # atomic_output keeps the suffix, so MindSpore adds no second one.
+    with atomic_output(path) as tmp:
         ms.export(network, example, file_name=str(tmp), file_format=ms_format)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

@@ -15,6 +15,7 @@ from typing import Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
+from ..fileio import atomic_output
 from ..errors import MindCVError
 from .runner import ExportedModel, onnxruntime_installed
 
@@ -93,8 +94,9 @@ def quantize_onnx(
                   "percentile": CalibrationMethod.Percentile}[method]
     output = Path(output) if output else int8_path(float_model.path)
     output.parent.mkdir(parents=True, exist_ok=True)
+    # Intermediate files beside the output; the int8 model itself appears through atomic_output.
     work = {name: output.with_name(f".{output.stem}.{name}.tmp{os.getpid()}{suffix}") for name, suffix in (
-        ("opset13", ".onnx"), ("prepared", ".onnx"), ("augmented", ".onnx"), ("ranges", ".json"), ("int8", ".onnx"))}
+        ("opset13", ".onnx"), ("prepared", ".onnx"), ("augmented", ".onnx"), ("ranges", ".json"))}
     try:
         onnx.save(version_converter.convert_version(onnx.load(str(float_model.path)), QUANTIZED_OPSET), str(work["opset13"]))
         quant_pre_process(str(work["opset13"]), str(work["prepared"]))
@@ -106,20 +108,20 @@ def quantize_onnx(
             calibrator.collect_data(_Batches(input_name, np.ascontiguousarray(calibration, np.float32), batch_size))
             ranges = calibrator.compute_data()
         save_tensors_data(ranges, work["ranges"])
-        quantize_static(
-            str(work["prepared"]),
-            str(work["int8"]),
-            None,
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=ort_method,
-            nodes_to_exclude=_input_convs(prepared),
-            extra_options={"WeightSymmetric": True},
-            calibration_cache_path=work["ranges"],
-        )
-        os.replace(work["int8"], output)
+        with atomic_output(output) as int8:
+            quantize_static(
+                str(work["prepared"]),
+                str(int8),
+                None,
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=ort_method,
+                nodes_to_exclude=_input_convs(prepared),
+                extra_options={"WeightSymmetric": True},
+                calibration_cache_path=work["ranges"],
+            )
     finally:
         for path in work.values():
             path.unlink(missing_ok=True)

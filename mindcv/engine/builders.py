@@ -9,7 +9,7 @@ import mindspore.dataset as ds
 import numpy as np
 from mindspore import nn
 
-from ..config import AugmentationConfig, DataConfig, EvalConfig, ModelConfig, OptimizerConfig, RunConfig, SchedulerConfig, SystemConfig
+from ..config import AugmentationConfig, DataConfig, EvalConfig, ModelConfig, OptimizerConfig, RunConfig, SystemConfig
 from ..data import create_dataset, create_loader, create_transforms, unreadable_image_error
 from ..errors import DataError
 from ..loss import create_loss

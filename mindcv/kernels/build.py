@@ -12,6 +12,7 @@ from typing import Optional
 import mindspore as ms
 
 from ..cache import cache_dir
+from ..fileio import atomic_output
 from ..errors import MindCVError
 
 _logger = logging.getLogger(__name__)
@@ -91,13 +92,10 @@ def build_library(source_name: str) -> Optional[Path]:
         if target.is_file():
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-        try:
+        # Ranks starting together may build at once: each renames a complete file into place.
+        with atomic_output(target) as tmp:
             command = [compiler, *COMPILE_FLAGS, f"-march={arch}", str(source), "-o", str(tmp)]
             subprocess.run(command, check=True, capture_output=True, text=True)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
     except (OSError, subprocess.CalledProcessError) as err:
         detail = (getattr(err, "stderr", "") or str(err)).strip()
         _unavailable(f"could not compile {source.name} with {compiler} -march={arch}:\n{detail[:4000]}\n")

@@ -165,7 +165,7 @@ _RESOLUTION_VARIANTS = {
 # Name prefix -> (network options, config shared by its widths, whether MindCV's published weights apply).
 _FAMILIES = {
     "mobilenet_v2": ({}, PretrainedCfg(), True),
-    # For TensorFlow/Keras weights (python -m mindcv.checkpoint.convert), as timm's tf_ variants:
+    # For TensorFlow/Keras weights (python -m mindcv.convert), as timm's tf_ variants:
     # SAME padding, Keras' BatchNorm epsilon, inputs scaled to [-1, 1] (keras.applications' preprocessing).
     "tf_mobilenet_v2": (
         {"pad_type": "same", "bn_eps": 1e-3},

@@ -9,7 +9,6 @@ from mindcv.data import CIFAR10_CLASSES, fashion_mnist_class_names
 from mindcv.engine.labels import imagenet_class_names, load_label_names
 from mindcv.engine.predict import INFER_OPTIONS, resolve_label_names
 from mindcv.errors import ConfigError
-from mindcv.models import get_pretrained_cfg
 
 main = script_main("infer.py")
 

@@ -15,7 +15,7 @@ import export
 import infer
 import train
 import validate
-from mindcv.checkpoint import convert
+from mindcv import convert
 from mindcv.data import check
 from tests.engine.evalhelpers import write_folder
 

@@ -2,7 +2,7 @@
 
 Command line::
 
-    python -m mindcv.checkpoint.convert SRC DST [--model mobilenet_v2_140] [--layout auto|torchvision|timm|keras]
+    python -m mindcv.convert SRC DST [--model mobilenet_v2_140] [--layout auto|torchvision|timm|keras]
 
 SRC is a PyTorch state dict (.pth/.pt, read with ``torch.load(weights_only=True)``,
 which refuses pickled code), a .safetensors file (read with numpy, torch not
@@ -19,7 +19,6 @@ gamma/beta/moving_mean/moving_variance; num_batches_tracked is dropped. torchvis
 timm and MindSpore all default to eps 1e-5, so inference is unchanged. Momentum
 conventions are mirrored (torch 0.1 == MindSpore 0.9); that matters only for training.
 """
-import os
 import pickle
 import re
 import sys
@@ -35,13 +34,13 @@ from safetensors.numpy import load_file as load_safetensors
 
 import yaml
 
-from ..errors import ArgumentParser, CheckpointError, MindCVError, exit_on_user_error
-from ..fileio import write_text_atomic
-from ..models import create_model, get_pretrained_cfg, is_model, list_models
-from ..models.layers import make_divisible
-from ..models.mobilenetv2 import HEAD_CHANNELS, INVERTED_RESIDUAL_SETTING, STEM_CHANNELS
-from .io import PathLike, checkpoint_format, save_checkpoint
-from .keras_h5 import KERAS_BN, read_keras_state_dict
+from .checkpoint.io import PathLike, checkpoint_format
+from .checkpoint.keras_h5 import KERAS_BN, read_keras_state_dict
+from .errors import ArgumentParser, CheckpointError, MindCVError, exit_on_user_error
+from .fileio import atomic_output, write_text_atomic
+from .models import create_model, get_pretrained_cfg, is_model, list_models
+from .models.layers import make_divisible
+from .models.mobilenetv2 import HEAD_CHANNELS, INVERTED_RESIDUAL_SETTING, STEM_CHANNELS
 
 ConvBN = Tuple[str, str]  # (conv module, the BatchNorm module after it)
 
@@ -330,7 +329,7 @@ def write_config(path: Path, model: str, checkpoint: Path, num_classes: int, in_
         "image_resize": cfg.input_size[-1], "crop_pct": cfg.crop_pct, "interpolation": cfg.interpolation,
         "mean": list(cfg.mean), "std": list(cfg.std),
     }
-    write_text_atomic(path, f"# written by python -m mindcv.checkpoint.convert\n{yaml.safe_dump(keys, sort_keys=False)}")
+    write_text_atomic(path, f"# written by python -m mindcv.convert\n{yaml.safe_dump(keys, sort_keys=False)}")
     return path
 
 
@@ -356,16 +355,13 @@ def convert_weights(
     num_classes = weights[head[0]].shape[0]
     in_channels = weights[f"{MINDCV.stem[0]}.weight"].shape[1]
     params = {name: Parameter(ms.Tensor(value), name=name) for name, value in weights.items()}
-    # Verified under a temporary name, so DST appears only when it loads (an old DST survives a failure).
-    unverified = save_checkpoint(params, destination.with_name(f".{destination.stem}.unverified{destination.suffix}"))
+    # Verified under the temporary name, so DST appears only when it loads (an old DST survives a failure).
     try:
-        _verify(unverified, model, weights, num_classes, in_channels)
-        os.replace(unverified, destination)
+        with atomic_output(destination) as unverified:
+            ms.save_checkpoint(params, str(unverified), format=checkpoint_format(destination))
+            _verify(unverified, model, weights, num_classes, in_channels)
     except MindCVError as err:
         raise CheckpointError(f"{source}: the converted weights do not load as {model}: {err}") from err
-    finally:
-        if unverified.exists():
-            unverified.unlink()
     config = write_config(destination.with_suffix(".yaml"), model, destination, num_classes, in_channels)
     return ConversionSummary(
         source=source,
@@ -385,7 +381,7 @@ def convert_weights(
 @exit_on_user_error
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = ArgumentParser(
-        prog="python -m mindcv.checkpoint.convert",
+        prog="python -m mindcv.convert",
         description="Convert torchvision/timm (.pth, .safetensors) or Keras (.h5, .weights.h5) MobileNetV2 weights "
         "to a MindSpore checkpoint and a config beside it.",
     )

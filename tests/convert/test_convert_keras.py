@@ -11,7 +11,7 @@ from mindcv import CheckpointError, create_model
 from mindcv.config import parse_config
 from mindcv.engine.predict import eval_image_ops, load_image
 from tests.engine.evalhelpers import script_main
-from mindcv.checkpoint.convert import KERAS, convert_weights, layout_names, main
+from mindcv.convert import KERAS, convert_weights, layout_names, main
 from mindcv.checkpoint.keras_h5 import read_keras_state_dict
 
 # Odd and even sizes, not square: the stride-2 layers see 33x46 -> 17x23 -> 9x12 -> 5x6 -> 3x3,

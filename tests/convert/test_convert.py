@@ -6,7 +6,7 @@ from torch_mobilenetv2 import SETTING, TorchMobileNetV2, random_model
 
 import mindspore as ms
 from mindcv import CheckpointError, create_model
-from mindcv.checkpoint.convert import (
+from mindcv.convert import (
     MINDCV,
     TORCHVISION,
     convert_state_dict,
