@@ -22,7 +22,7 @@ _POSITIVE = {
 }
 _NON_NEGATIVE = {
     "lr", "min_lr", "weight_decay", "momentum", "warmup_epochs", "warmup_factor", "decay_epochs", "decay_rate",
-    "mixup", "cutmix", "val_batch_size", "aug_repeats", "num_samples", "drop_rate", "eps",
+    "mixup", "cutmix", "val_batch_size", "aug_repeats", "num_samples", "drop_rate", "eps", "ckpt_save_steps",
 }
 _UNIT_INTERVAL = {"hflip", "vflip", "re_prob", "cutmix_prob", "label_smoothing", "ema_decay", "crop_pct", "drop_rate"}
 

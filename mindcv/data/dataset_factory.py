@@ -1,7 +1,7 @@
 """create_dataset: a MindSpore source dataset by name (MindCV's arguments)."""
 import logging
 from pathlib import Path
-from typing import Mapping, Optional, Union
+from typing import Mapping, Optional, Sequence, Union
 
 import mindspore.dataset as ds
 
@@ -59,6 +59,7 @@ def create_dataset(
     class_map: Optional[Union[str, Path]] = None,
     exact_shards: bool = False,
     num_aug_repeats: int = 0,
+    rows: Optional[Sequence[int]] = None,
 ) -> ds.Dataset:
     """Create a dataset with columns `image` and `label`, as MindCV's create_dataset does.
 
@@ -81,6 +82,8 @@ def create_dataset(
             counts over ranks give the exact accuracy over the whole set.
         num_aug_repeats: repeated augmentation for training when > 1 (MindCV's aug_repeats,
             3 is usual): each image is read that many times per epoch, spread over ranks.
+        rows: read exactly these rows, in this order (a training `epoch_plan`); then leave
+            num_samples, num_shards, exact_shards and num_aug_repeats unset.
 
     Images of folder datasets are encoded bytes (decoded by the transforms); CIFAR-10
     images are decoded 32x32x3 uint8 arrays.
@@ -96,6 +99,7 @@ def create_dataset(
         num_parallel_workers=num_parallel_workers,
         exact_shards=exact_shards,
         num_aug_repeats=num_aug_repeats,
+        rows=rows,
     )
     if kind == "embedded":
         if root:

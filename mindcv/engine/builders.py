@@ -2,7 +2,7 @@
 import argparse
 import random
 from dataclasses import dataclass
-from typing import Iterator, List
+from typing import Iterator, List, Optional, Sequence
 
 import mindspore as ms
 import mindspore.dataset as ds
@@ -10,9 +10,10 @@ import numpy as np
 from mindspore import nn
 
 from ..data import create_dataset, create_loader, create_transforms, unreadable_image_error
+from ..data.sharding import EpochPlan, epoch_plan
 from ..errors import DataError
 from ..loss import create_loss
-from ..models import create_model
+from ..models import create_model, seed_dropout
 from ..optim import create_optimizer
 from ..scheduler import create_scheduler
 
@@ -24,11 +25,21 @@ def setup_context(args: argparse.Namespace) -> None:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed weights init, dropout, data order and augmentation (MindSpore, its data engine, numpy, random)."""
+    """Seed weights init and anything else random (MindSpore, its data engine, numpy, random, dropout).
+
+    Training does not rely on these streams after the start: data order and augmentation
+    follow each epoch's plan (`TrainData`), dropout masks each step's `step_seed`.
+    """
     ms.set_seed(seed)
     ds.config.set_seed(seed)
     np.random.seed(seed)
     random.seed(seed)
+    seed_dropout(seed)
+
+
+def step_seed(seed: int, epoch: int, step: int) -> int:
+    """The dropout key of one training step: a function of (seed, epoch, step) alone, so a resumed run repeats it."""
+    return int(np.random.SeedSequence([seed, epoch, step]).generate_state(1)[0])
 
 
 def build_model(
@@ -119,19 +130,29 @@ def _transforms(args: argparse.Namespace, is_training: bool) -> list:
 class TrainData:
     """The training split of one process; a fresh pipeline per epoch.
 
-    The trainer reseeds everything with seed + epoch before each epoch, so epoch N
-    sees the same data order, augmentation and dropout whether or not the run was
-    resumed before it.
+    The rows of epoch e and the augmentation seed of each come from (seed, e) alone
+    (`mindcv.data.sharding.epoch_plan`), so epoch e sees the same data order and
+    augmentation whether or not the run was resumed before it or inside it.
     """
 
     args: argparse.Namespace
     rank: int
     world: int
+    num_rows: int
     num_samples: int
     steps_per_epoch: int
 
-    def epoch_batches(self, epoch: int) -> Iterator:
-        loader = _train_loader(self.args, self.rank, self.world)
+    def plan(self, epoch: int) -> EpochPlan:
+        args = self.args
+        return epoch_plan(self.num_rows, args.seed, epoch, args.shuffle, self.world, self.rank, args.num_samples, args.aug_repeats)
+
+    def epoch_batches(self, epoch: int, start_step: int = 0) -> Iterator:
+        """The batches of `epoch` from step `start_step` on; the rows of earlier steps are never read."""
+        plan = self.plan(epoch)
+        first = start_step * self.args.batch_size
+        if first >= len(plan.rows):
+            return iter(())
+        loader = _train_loader(self.args, plan.rows[first:], plan.seeds[first:])
         return _naming_bad_images(loader.create_tuple_iterator(num_epochs=1))
 
 
@@ -146,25 +167,23 @@ def _naming_bad_images(batches: Iterator) -> Iterator:
         raise named from None
 
 
-def _train_dataset(args: argparse.Namespace, rank: int, world: int):
+def _train_dataset(args: argparse.Namespace, rows: Optional[Sequence[int]] = None):
+    """The training split: all of it in file order, or exactly `rows`."""
     return create_dataset(
         args.dataset,
         root=args.data_dir,
         split=args.train_split,
-        shuffle=args.shuffle,
-        num_samples=args.num_samples,
-        num_shards=world if world > 1 else None,
-        shard_id=rank if world > 1 else None,
+        shuffle=False,
         num_parallel_workers=args.num_parallel_workers,
         download=args.dataset_download,
         class_map=args.class_map or None,
-        num_aug_repeats=args.aug_repeats,
+        rows=rows,
     )
 
 
-def _train_loader(args: argparse.Namespace, rank: int, world: int):
+def _train_loader(args: argparse.Namespace, rows: Sequence[int], seeds: Sequence[int]):
     return create_loader(
-        _train_dataset(args, rank, world),
+        _train_dataset(args, rows),
         batch_size=args.batch_size,
         drop_remainder=args.drop_remainder,
         is_training=True,
@@ -175,18 +194,20 @@ def _train_loader(args: argparse.Namespace, rank: int, world: int):
         label_smoothing=args.label_smoothing,
         transform=_transforms(args, is_training=True),
         num_parallel_workers=args.num_parallel_workers,
+        sample_seeds=seeds,
     )
 
 
 def build_train_data(args: argparse.Namespace, rank: int = 0, world: int = 1) -> TrainData:
-    num_samples = _train_dataset(args, rank, world).get_dataset_size()
+    num_rows = _train_dataset(args).get_dataset_size()
+    num_samples = len(epoch_plan(num_rows, args.seed, 0, False, world, rank, args.num_samples, args.aug_repeats).rows)
     steps = num_samples // args.batch_size if args.drop_remainder else -(-num_samples // args.batch_size)
     if steps == 0:
         raise DataError(
             f"batch_size {args.batch_size} is larger than the {num_samples} training images of this process "
             f"({args.data_dir}/{args.train_split}); lower batch_size or set drop_remainder false"
         )
-    return TrainData(args, rank, world, num_samples, steps)
+    return TrainData(args, rank, world, num_rows, num_samples, steps)
 
 
 @dataclass

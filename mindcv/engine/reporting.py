@@ -34,8 +34,9 @@ def setup_logging(log_dir: Optional[Path] = None, rank: int = 0, name: str = "tr
     return root
 
 
-def progress_bar(total: int, description: str, enabled: bool) -> tqdm:
-    return tqdm(total=total, desc=description, unit="step", disable=not enabled, dynamic_ncols=True, leave=False, file=sys.stdout)
+def progress_bar(total: int, description: str, enabled: bool, initial: int = 0) -> tqdm:
+    return tqdm(total=total, initial=initial, desc=description, unit="step", disable=not enabled, dynamic_ncols=True,
+                leave=False, file=sys.stdout)
 
 
 class SummaryWriter:

@@ -7,7 +7,8 @@ import math
 from mindspore import Tensor, nn
 from mindspore.common.initializer import Normal, One, Zero, initializer
 
-from .layers import Dropout, conv_norm_act, make_divisible
+from .dropout import Dropout
+from .layers import conv_norm_act, make_divisible
 from .registry import PretrainedCfg, register_model
 
 # (expansion t, output channels c, repeats n, stride s of the first block): the paper's Table 2.
