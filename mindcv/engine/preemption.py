@@ -15,8 +15,8 @@ the middle of a step.
 
 With several ranks, a signal may reach one rank (e.g. `kill` of one worker) or all of
 them at slightly different steps. `StopRequest.agreed()`, called by every rank at the
-same points, takes the maximum of the ranks' flags with an AllReduce, so all ranks stop
-after the same step and rank 0 writes one consistent checkpoint.
+same points, sums the ranks' flags with an AllReduce, so all ranks stop after the same
+step and rank 0 writes one consistent checkpoint.
 """
 import ctypes
 import logging
@@ -67,7 +67,7 @@ class StopRequest:
         self._previous_wakeup_fd = -1
         self._pipe = (-1, -1)
         self._watcher: Optional[threading.Thread] = None
-        self._all_reduce = ms.ops.AllReduce(ms.ops.ReduceOp.MAX) if world > 1 else None
+        self._all_reduce = ms.ops.AllReduce() if world > 1 else None
 
     def __enter__(self) -> "StopRequest":
         if threading.current_thread() is not threading.main_thread():
@@ -123,13 +123,15 @@ class StopRequest:
         """The signal number to stop on now (0: go on): the same on every rank. A collective with several ranks."""
         if self._all_reduce is None:
             return self.signal_number
-        flag = ms.Tensor(np.array([self.signal_number], np.int32))
-        return int(self._all_reduce(flag).asnumpy()[0])
+        # Counts per signal, summed: the CPU AllReduce sums float tensors only.
+        received = np.array([number == self.signal_number for number in STOP_SIGNALS], np.float32)
+        counts = self._all_reduce(ms.Tensor(received)).asnumpy()
+        return next((number for number, count in zip(STOP_SIGNALS, counts) if count > 0), 0)
 
     def barrier(self) -> None:
         """Wait until every rank got here (so none exits while rank 0 still writes)."""
         if self._all_reduce is not None:
-            self._all_reduce(ms.Tensor(np.zeros(1, np.int32))).asnumpy()
+            self._all_reduce(ms.Tensor(np.zeros(1, np.float32))).asnumpy()
 
 
 def follow_launcher() -> None:

@@ -3,6 +3,7 @@ import argparse
 import hashlib
 import logging
 import math
+import os
 import shutil
 import sys
 import time
@@ -176,6 +177,8 @@ def _stopped(stop: StopRequest, signal_number: int, checkpoint: Optional[Path], 
     if rank == 0:
         _logger.warning("stopped by %s %s; saved %s; resume with: %s", stopped.signal_name, where, checkpoint,
                         resume_command(command, save_dir))
+    else:
+        _logger.warning("stopped by %s %s", stopped.signal_name, where)
     stop.barrier()
     return stopped
 
@@ -188,7 +191,7 @@ def train(args: argparse.Namespace, command: Optional[Sequence[str]] = None) -> 
     """
     command = list(command) if command is not None else [sys.executable, *sys.argv]
     builders.setup_context(args)
-    if args.distribute:
+    if args.distribute and os.environ.get("MS_ROLE") != "MS_SCHED":  # msrun's scheduler must outlive its workers
         follow_launcher()
     rank, world = init_distributed(args.distribute)
     save_dir = Path(args.ckpt_save_dir)
