@@ -1,7 +1,7 @@
 """create_dataset: a MindSpore source dataset by name (MindCV's arguments)."""
 import logging
 from pathlib import Path
-from typing import Mapping, Optional, Sequence, Union
+from typing import List, Mapping, Optional, Sequence, Union
 
 import mindspore.dataset as ds
 
@@ -9,7 +9,7 @@ from ..checkpoint.download import cache_dir
 from ..errors import ConfigError, DataError
 from .cifar import cifar10_dataset
 from .embedded import prepare_fashion_mnist
-from .folder import folder_dataset, scan_split
+from .folder import folder_dataset, scan_split, split_files
 
 _logger = logging.getLogger(__name__)
 
@@ -43,6 +43,21 @@ def dataset_kind(name: str) -> str:
         known = ", ".join(repr(key) for key in DATASET_KINDS)
         raise ConfigError(f"dataset '{name}' is not supported; use one of {known}")
     return kind
+
+
+def _root(name: str, root: Optional[Union[str, Path]]) -> Path:
+    return Path(root) if root else cache_dir() / "datasets" / (name.lower() or "folder")
+
+
+def dataset_files(
+    name: str, root: Optional[Union[str, Path]] = None, split: str = "train", class_map: Optional[Union[str, Path]] = None
+) -> Optional[List[Path]]:
+    """The file of each row of `create_dataset(name, root, split, class_map=...)`; None for CIFAR-10 (no files)."""
+    kind = dataset_kind(name)
+    if kind == "cifar10":
+        return None
+    folder = prepare_fashion_mnist() if kind == "embedded" else _root(name, root)
+    return split_files(scan_split(folder, split, class_map=class_map or None))
 
 
 def create_dataset(
@@ -106,7 +121,7 @@ def create_dataset(
             _logger.info("dataset '%s' is shipped in the package; root=%s is not used", name, root)
         return folder_dataset(scan_split(prepare_fashion_mnist(), split), **reading)
     given_root = bool(root)
-    root = Path(root) if root else cache_dir() / "datasets" / (name.lower() or "folder")
+    root = _root(name, root)
     try:
         if kind == "cifar10":
             return cifar10_dataset(root, split, **reading)

@@ -118,6 +118,11 @@ def scan_split(
     return FolderSplit(split_dir.resolve(), {name: mapping[name] for name in classes}, num_images)
 
 
+def split_files(split: FolderSplit) -> List[Path]:
+    """The image files of a split in the order ImageFolderDataset numbers its rows (class folder names, then file names)."""
+    return [split.path / name / file for name in sorted(split.class_indexing) for file in list_images(split.path / name)]
+
+
 def folder_dataset(
     split: FolderSplit,
     shuffle: bool = True,

@@ -48,7 +48,8 @@ def create_loader(
     `sample_seeds` (one per row of `dataset`, e.g. an `epoch_plan`'s) augments every image
     under its own seed instead, and mixes every batch under its first image's seed: any
     batch then comes out the same whatever rows precede it (see `mindcv.data.seeded`).
-    The ops run eagerly, in `num_parallel_workers` processes when more than one.
+    The ops run eagerly, in `num_parallel_workers` processes when more than one; an op's
+    failure names the sample's index (`mindcv.data.unreadable_image_error` takes its files).
     """
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size={batch_size!r}: must be a positive integer")
@@ -81,11 +82,12 @@ def _seeded_loader(
     mix: Optional[Mixup],
     num_parallel_workers: Optional[int],
 ) -> ds.Dataset:
-    seeds = ds.NumpySlicesDataset({"seed": np.asarray(sample_seeds, np.uint32)}, shuffle=False)
-    dataset = ds.zip((dataset, seeds))
+    seeds = np.asarray(sample_seeds, np.uint32)
+    samples = ds.NumpySlicesDataset({"seed": seeds, "sample": np.arange(len(seeds), dtype=np.int64)}, shuffle=False)
+    dataset = ds.zip((dataset, samples))
     workers = num_parallel_workers or 1
     dataset = dataset.map(
-        SeededTransform(operations), ["image", "seed"], ["image", "seed"],
+        SeededTransform(operations), ["image", "seed", "sample"], ["image", "seed"],
         num_parallel_workers=workers, python_multiprocessing=workers > 1,
     )
     dataset = dataset.map(operations=transforms.TypeCast(ms.int32), input_columns="label")

@@ -2,14 +2,15 @@
 import argparse
 import random
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Sequence
+from pathlib import Path
+from typing import Callable, Iterator, List, Optional, Sequence
 
 import mindspore as ms
 import mindspore.dataset as ds
 import numpy as np
 from mindspore import nn
 
-from ..data import create_dataset, create_loader, create_transforms, unreadable_image_error
+from ..data import create_dataset, create_loader, create_transforms, dataset_files, unreadable_image_error
 from ..data.sharding import EpochPlan, epoch_plan
 from ..errors import DataError
 from ..loss import create_loss
@@ -152,16 +153,22 @@ class TrainData:
         first = start_step * self.args.batch_size
         if first >= len(plan.rows):
             return iter(())
-        loader = _train_loader(self.args, plan.rows[first:], plan.seeds[first:])
-        return _naming_bad_images(loader.create_tuple_iterator(num_epochs=1))
+        rows = plan.rows[first:]
+        loader = _train_loader(self.args, rows, plan.seeds[first:])
+        return _naming_bad_images(loader.create_tuple_iterator(num_epochs=1), lambda sample: self._file_of_row(rows[sample]))
+
+    def _file_of_row(self, row: int) -> Path:
+        args = self.args
+        files = dataset_files(args.dataset, args.data_dir, args.train_split, args.class_map)
+        return files[row] if files is not None else Path(f"{args.data_dir} (record {row})")
 
 
-def _naming_bad_images(batches: Iterator) -> Iterator:
+def _naming_bad_images(batches: Iterator, file_of_sample: Optional[Callable[[int], Path]] = None) -> Iterator:
     """Re-raise a pipeline failure caused by an undecodable image as a DataError naming the file."""
     try:
         yield from batches
     except RuntimeError as err:
-        named = unreadable_image_error(err)
+        named = unreadable_image_error(err, file_of_sample)
         if named is None:
             raise
         raise named from None
