@@ -50,6 +50,12 @@ def check_save_dir(path: Path) -> None:
         raise MindCVError(f"ckpt_save_dir {path}: only {free / 2**20:.0f} MiB free, need at least {MIN_FREE_BYTES / 2**20:.0f} MiB")
 
 
+def _overwrite(param: ms.Parameter, value: ms.Tensor) -> None:
+    """Write `value` into the parameter's own memory. (set_data gives it new memory, and in PyNative mode the
+    optimizer kernels that already ran keep updating the old one: the updates after it would be lost.)"""
+    ms.ops.assign(param, value)
+
+
 class _EmaSwap:
     """Evaluate with the EMA weights, then put the trained weights back."""
 
@@ -58,13 +64,13 @@ class _EmaSwap:
         self.saved = []
 
     def __enter__(self) -> None:
-        self.saved = [w.data.copy() for w, _ in self.pairs]
+        self.saved = [weight.value().copy() for weight, _ in self.pairs]
         for weight, ema in self.pairs:
-            weight.set_data(ema.data.copy())
+            _overwrite(weight, ema.value())
 
     def __exit__(self, *exc) -> None:
         for (weight, _), value in zip(self.pairs, self.saved):
-            weight.set_data(value)
+            _overwrite(weight, value)
 
 
 def _mean_batchnorm_statistics(network: ms.nn.Cell, world: int) -> Dict[str, ms.Tensor]:
@@ -81,7 +87,7 @@ def _average_batchnorm_statistics(network: ms.nn.Cell, world: int) -> None:
     """Give every rank the mean of the ranks' BN moving statistics."""
     params = network.parameters_dict()
     for name, mean in _mean_batchnorm_statistics(network, world).items():
-        params[name].set_data(mean)
+        _overwrite(params[name], mean)
 
 
 def _step_checkpoint_contents(step: TrainStep, world: int) -> Union[TrainStep, list]:

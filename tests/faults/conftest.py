@@ -8,7 +8,7 @@ from fault_helpers import Background
 from tests.engine.engine_helpers import write_image_folder
 
 # Session fixtures that run in the background from the first test on; see _start_background_scenarios.
-BACKGROUND = ("references", "kill_chains", "sigterm_stop", "second_signal")
+BACKGROUND = ("references", "kill_chains", "second_signal")
 
 
 @pytest.fixture(scope="session")
@@ -31,16 +31,7 @@ def references(resume_data, tmp_path_factory) -> Dict[int, Background]:
 
 @pytest.fixture(scope="session")
 def kill_chains(resume_data, references, tmp_path_factory) -> Dict[int, Background]:
-    cache = tmp_path_factory.mktemp("compile_cache")
-    return {
-        mode: Background(scenarios.kill_chain, resume_data, tmp_path_factory.mktemp(f"chain{mode}"), mode, references[mode], cache)
-        for mode in (0, 1)
-    }
-
-
-@pytest.fixture(scope="session")
-def sigterm_stop(resume_data, references, tmp_path_factory) -> Background:
-    return Background(scenarios.stop_by_sigterm, resume_data, tmp_path_factory.mktemp("sigterm"), 0, references[0])
+    return {mode: Background(scenarios.kill_chain, resume_data, tmp_path_factory.mktemp(f"chain{mode}"), mode, references[mode]) for mode in (0, 1)}
 
 
 @pytest.fixture(scope="session")

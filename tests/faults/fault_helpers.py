@@ -22,7 +22,7 @@ STEPS_PER_EPOCH = 2  # fault_data: 16 training images in batches of 8
 TIMEOUT_S = 300
 
 # The runs the kill and stop tests interrupt, on resume_data: 32 training images in batches of 8.
-EPOCHS = 2
+EPOCHS = 3
 RESUME_STEPS = 4
 STEP_CHECKPOINT = f"{MODEL}{STEP_FILE_SUFFIX}"
 # summary.csv columns that must repeat exactly (the others are timings)

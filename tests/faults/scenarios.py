@@ -25,17 +25,13 @@ PROCESS_SLOTS = threading.BoundedSemaphore(3)
 STOP_DEADLINE_S = 30
 
 
-def _run_to_end(script: Path, args: list, workdir: Path, name: str, env: dict) -> None:
-    with PROCESS_SLOTS:
-        process = start(script, args, workdir, name, env)
-        code = process.wait(timeout=TIMEOUT_S)
-    assert code == 0, f"{name}: exit code {code}\n" + (workdir / f"{name}.err").read_text()[-3000:]
-
-
 def reference(data: Path, workdir: Path, mode: int) -> Path:
     """The uninterrupted run; keeps a copy of every step checkpoint in <workdir>/steps. Returns its save dir."""
     save = workdir / "ckpt"
-    _run_to_end(DRIVER, run_args(data, save, mode), workdir, "reference", environment(MINDCV_FAULT_ARCHIVE=str(workdir / "steps")))
+    with PROCESS_SLOTS:
+        process = start(DRIVER, run_args(data, save, mode), workdir, "reference", environment(MINDCV_FAULT_ARCHIVE=str(workdir / "steps")))
+        code = process.wait(timeout=TIMEOUT_S)
+    assert code == 0, f"reference: exit code {code}\n" + (workdir / "reference.err").read_text()[-3000:]
     return save
 
 
@@ -48,116 +44,102 @@ def _partial_files(save_dir: Path) -> list:
     return sorted(save_dir.glob(".*.tmp*"))
 
 
-def _assert_same_run(save: Path, archive: Path, reference_save: Path, what: str) -> None:
-    """Every step checkpoint written on the way, the final and best checkpoints and summary.csv equal the reference's."""
+def _assert_same_states(archive: Path, reference_save: Path, steps: list, what: str) -> None:
+    """The step checkpoints of these global steps were written and equal the reference's."""
     reference_steps = reference_save.parent / "steps"
-    steps = [archive / f"step_{step}.ckpt" for step in range(1, EPOCHS * RESUME_STEPS + 1)]
+    steps = [archive / f"step_{step}.ckpt" for step in steps]
     assert all(path.is_file() for path in steps), f"{what}: {sorted(p.name for p in archive.iterdir())} were written"
     for path in steps:  # in step order, so the first difference names the link that broke
         assert_same_weights(path, reference_steps / path.name)
-    assert_same_weights(save / checkpoint_name(2), reference_save / checkpoint_name(2))
-    if (reference_save / "best.ckpt").is_file():  # runs that validate
-        assert_same_weights(save / "best.ckpt", reference_save / "best.ckpt")
-    assert summary_values(save) == summary_values(reference_save), what
-    assert _indexed_epochs(save) == [1, 2] and not _partial_files(save), what
 
 
-def kill_chain(data: Path, workdir: Path, mode: int, reference_run, compile_cache: Path) -> None:
-    """SIGKILL at each kill point in turn, each time resuming with the documented command:
+def kill_chain(data: Path, workdir: Path, mode: int, reference_run) -> None:
+    """Interrupt one run at each kill point in turn, each time resuming with the documented command.
 
-    the first step; the middle of an epoch while writing a step checkpoint; right after the last
-    step of an epoch (before validation and the epoch checkpoint); while writing the epoch
-    checkpoint; a random step (external kill -9, seed printed). The last resume runs to the end.
-    Graph-mode links share MindSpore's compile cache (the same graph, compiled once;
-    stop_by_sigterm's graph-mode runs compile without it). They do not validate: the cache
-    numbers graphs in compile order, which differs for a run resumed after an epoch's last step.
+    SIGKILL right after the first step; in the middle of an epoch while writing a step checkpoint;
+    right after the last step of an epoch (before validation and the epoch checkpoint); while
+    writing the epoch checkpoint; at a random step of epoch 2 (an external kill -9, its seed
+    printed). Then SIGTERM in the middle of epoch 3 of a resume without step checkpoints: the
+    run must finish its step, write a resumable checkpoint, log the resume command and exit
+    with 143 within STOP_DEADLINE_S; that exact command ends the run. Every step state written
+    on the way, the final (and best) checkpoint and summary.csv equal the uninterrupted run's.
+    (MindSpore's compile cache would make the graph-mode links cheaper, but it breaks the step
+    after a resume (measured), so every link compiles.)
     """
     save, archive = workdir / "ckpt", workdir / "steps"
     seed = int(os.environ.get("MINDCV_FAULT_SEED") or random.randrange(10**6))
-    kill_step = random.Random(seed).randint(1, RESUME_STEPS - 1)  # in epoch 2; its last step could end the run first
+    kill_step = random.Random(seed).randint(1, RESUME_STEPS)
     print(f"mode {mode}: random kill in epoch 2 after step {kill_step} (MINDCV_FAULT_SEED={seed})")
     what = f"mode {mode}, MINDCV_FAULT_SEED={seed}"
     step_file = save / STEP_CHECKPOINT
+    log = save / "train.log"
 
-    def env(fault: str = "") -> dict:
-        return environment(compile_cache if mode == 0 else None, MINDCV_FAULT_ARCHIVE=str(archive), MINDCV_FAULT=fault)
-
-    def killed(name: str, fault: str = "", resume: bool = True, kill_at: tuple = ()) -> None:
-        args = resume_args(data, save, mode) if resume else run_args(data, save, mode)
+    def interrupted(name: str, fault: str = "", resume: bool = True, signal_at: tuple = (), signal_number=signal.SIGKILL,
+                    extra: tuple = ()) -> float:
+        """Run a link until it dies; return the seconds from an external signal to its exit."""
+        args = resume_args(data, save, mode, *extra) if resume else run_args(data, save, mode)
+        env = environment(MINDCV_FAULT_ARCHIVE=str(archive), MINDCV_FAULT=fault)
         with PROCESS_SLOTS:
-            process = start(DRIVER, args, workdir, name, env(fault))
-            if kill_at:
+            process = start(DRIVER, args, workdir, name, env)
+            if signal_at:
                 try:
-                    wait_until(lambda: kill_at in logged_steps(save / "train.log"), process, f"{name}: epoch/step {kill_at}")
+                    wait_until(lambda: signal_at in logged_steps(log), process, f"{name}: epoch/step {signal_at}")
                 finally:
-                    process.send_signal(signal.SIGKILL)
+                    process.send_signal(signal_number)
+            signalled = time.monotonic()
             code = process.wait(timeout=TIMEOUT_S)
-        assert code == -signal.SIGKILL, f"{what}, {name}: exit code {code}\n" + (workdir / f"{name}.err").read_text()[-3000:]
+        expected = -signal.SIGKILL if signal_number == signal.SIGKILL else 128 + signal_number
+        assert code == expected, f"{what}, {name}: exit code {code}\n" + (workdir / f"{name}.err").read_text()[-3000:]
+        return time.monotonic() - signalled
 
-    killed("first_step", "after_step_save:1", resume=False)
+    interrupted("first_step", "after_step_save:1", resume=False)
     assert training_progress(step_file) == (0, 1) and _indexed_epochs(save) == [], what
     assert resume_checkpoint(save) == step_file
 
     # Middle of epoch 1: saves step 2, then dies writing step 3's checkpoint; step 2's stays.
-    killed("in_step_save", "in_save:2")
+    interrupted("in_step_save", "in_save:2")
     assert training_progress(step_file) == (0, 2) and _partial_files(save), what
 
     # Saves steps 3 and 4, then dies before validating and writing the epoch checkpoint.
-    killed("after_last_step", "after_step_save:2")
+    interrupted("after_last_step", "after_step_save:2")
     assert training_progress(step_file) == (0, 4) and _indexed_epochs(save) == [], what
     assert not _partial_files(save), "the resumed run removes the half-written file"
 
     # Nothing left to train in epoch 1: ends it (validates in PyNative mode), then dies writing its checkpoint.
-    killed("in_epoch_save", "in_save:1")
+    interrupted("in_epoch_save", "in_save:1")
     assert not (save / checkpoint_name(1)).exists() and _indexed_epochs(save) == [] and _partial_files(save), what
     assert resume_checkpoint(save) == step_file and training_progress(step_file) == (0, 4), what
 
-    killed("random_step", kill_at=(2, kill_step))
-    assert _indexed_epochs(save) == [1], what
-    # The kill may land before the step's checkpoint: then epoch 1's is the newest state.
-    newest = resume_checkpoint(save)
-    assert newest == save / checkpoint_name(1) or newest == step_file and training_progress(step_file)[0] == 1, what
+    interrupted("random_step", signal_at=(2, kill_step))
+    assert _indexed_epochs(save)[0] == 1, what
+    newest = resume_checkpoint(save)  # the kill may land before the step's checkpoint, or after epoch 2's
+    assert newest in (save / checkpoint_name(1), save / checkpoint_name(2), step_file), what
 
-    _run_to_end(DRIVER, resume_args(data, save, mode), workdir, "to_the_end", env())
-    log = (save / "train.log").read_text()
-    assert f"resumed from {step_file} in epoch 1 after step 4/{RESUME_STEPS}" in log
-    assert f"resumed from {newest} " in log
-    _assert_same_run(save, archive, reference_run.result(), what)
-
-
-def stop_by_sigterm(data: Path, workdir: Path, mode: int, reference_run) -> None:
-    """SIGTERM in the middle of an epoch of a run without step checkpoints: the run finishes its step, writes a
-    resumable checkpoint, logs the resume command and exits with 143 within STOP_DEADLINE_S; that command ends
-    the run as the reference ended. Compiled without a cache, through the real train.py."""
-    save = workdir / "ckpt"
-    args = run_args(data, save, mode, "--ckpt_save_steps", "0")
-    with PROCESS_SLOTS:
-        process = start(REPO / "train.py", args, workdir, "stopped")
-        try:
-            wait_until(lambda: (1, 2) in logged_steps(save / "train.log"), process, "epoch 1 step 2")
-        finally:
-            process.send_signal(signal.SIGTERM)
-        signalled = time.monotonic()
-        code = process.wait(timeout=TIMEOUT_S)
-        took = time.monotonic() - signalled
-    assert code == 128 + signal.SIGTERM, (workdir / "stopped.err").read_text()[-3000:]
-    assert took < STOP_DEADLINE_S, f"exited {took:.1f} s after SIGTERM"
-    lines = [line for line in (save / "train.log").read_text().splitlines() if "stopped by SIGTERM" in line]
+    took = interrupted("sigterm", signal_at=(3, 2), signal_number=signal.SIGTERM, extra=("--ckpt_save_steps", "0"))
+    assert took < STOP_DEADLINE_S, f"{what}: exited {took:.1f} s after SIGTERM"
+    lines = [line for line in log.read_text().splitlines() if "stopped by SIGTERM" in line]
     assert len(lines) == 1, lines
     where, saved, command = lines[0].split("stopped by SIGTERM ")[1].split("; ")
-    step = training_progress(save / STEP_CHECKPOINT)
-    assert where == f"after epoch 1 step {step[1]}/{RESUME_STEPS}" and step[0] == 0 and step[1] >= 2, lines[0]
-    assert saved == f"saved {save / STEP_CHECKPOINT}"
-    assert sorted(p.name for p in save.glob("*.ckpt")) == [STEP_CHECKPOINT]
+    stopped_at = training_progress(step_file)
+    assert stopped_at[0] == 2 and 2 <= stopped_at[1] < RESUME_STEPS, (what, lines[0])
+    assert where == f"after epoch 3 step {stopped_at[1]}/{RESUME_STEPS}" and saved == f"saved {step_file}", lines[0]
     command = shlex.split(command.removeprefix("resume with: "))
-    assert command[-4:] == ["--ckpt_path", str(save), "--resume_opt", "True"]
+    assert command[1] == str(REPO / "train.py") and command[-4:] == ["--ckpt_path", str(save), "--resume_opt", "True"]
 
     with PROCESS_SLOTS:
         done = subprocess.run(command, cwd=workdir, env=environment(), capture_output=True, text=True, timeout=TIMEOUT_S)
     assert done.returncode == 0, done.stderr[-3000:]
+    text = log.read_text()
+    assert f"resumed from {step_file} in epoch 1 after step 4/{RESUME_STEPS}" in text and f"resumed from {newest} " in text
     reference_save = reference_run.result()
-    assert_same_weights(save / checkpoint_name(2), reference_save / checkpoint_name(2))
-    assert summary_values(save) == summary_values(reference_save)
+    # Step checkpoints after every step of epochs 1 and 2; in epoch 3 the one SIGTERM wrote.
+    _assert_same_states(archive, reference_save, [*range(1, 2 * RESUME_STEPS + 1), 2 * RESUME_STEPS + stopped_at[1]], what)
+    final = checkpoint_name(EPOCHS)
+    assert_same_weights(save / final, reference_save / final)
+    if (reference_save / "best.ckpt").is_file():  # runs that validate
+        assert_same_weights(save / "best.ckpt", reference_save / "best.ckpt")
+    assert summary_values(save) == summary_values(reference_save), what
+    assert _indexed_epochs(save) == list(range(1, EPOCHS + 1)) and not _partial_files(save), what
 
 
 def second_signal_exits_at_once(data: Path, workdir: Path) -> None:

@@ -1,4 +1,7 @@
-"""SIGTERM / SIGINT: finish the step, save, log the resume command, exit; under msrun, one consistent checkpoint."""
+"""SIGTERM / SIGINT: finish the step, save, log the resume command, exit; under msrun, one consistent checkpoint.
+
+A SIGTERM'd single-process run resumed by the command it logs: test_kill_resume.py (the last kill point).
+"""
 import os
 import re
 import signal
@@ -15,10 +18,6 @@ from mindcv.checkpoint.manager import training_progress
 from mindcv.engine.preemption import resume_command
 from scenarios import PROCESS_SLOTS, STOP_DEADLINE_S
 from tests.engine.engine_helpers import train_args
-
-
-def test_sigterm_saves_logs_the_resume_command_and_that_command_resumes_exactly(sigterm_stop):
-    sigterm_stop.result()
 
 
 def test_a_second_signal_exits_at_once(second_signal):
