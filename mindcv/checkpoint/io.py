@@ -2,7 +2,7 @@
 import logging
 import os
 from pathlib import Path
-from typing import Dict, Optional, Union
+from typing import Collection, Dict, Optional, Union
 
 import mindspore as ms
 from mindspore import nn
@@ -24,8 +24,8 @@ def checkpoint_format(path: PathLike) -> str:
     return suffix[1:]
 
 
-def load_checkpoint(path: PathLike) -> Dict[str, object]:
-    """All entries of a checkpoint: parameters and any values saved beside them."""
+def load_checkpoint(path: PathLike, names: Optional[Collection[str]] = None) -> Dict[str, object]:
+    """All entries of a checkpoint (parameters and any values saved beside them), or only those in `names`."""
     path = Path(path)
     fmt = checkpoint_format(path)
     if not path.is_file():
@@ -33,7 +33,8 @@ def load_checkpoint(path: PathLike) -> Dict[str, object]:
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: checkpoint file is empty")
     try:
-        return ms.load_checkpoint(str(path), format=fmt)
+        choice = None if names is None else (lambda name: name in names)
+        return ms.load_checkpoint(str(path), format=fmt, choice_func=choice)
     except (ValueError, RuntimeError, OSError) as err:
         raise CheckpointError(f"{path}: not a readable {fmt} checkpoint (truncated or another kind of file)") from err
 

@@ -295,6 +295,9 @@ def resolve_config(args: argparse.Namespace, extra_options: Sequence = ()) -> Ru
     values["val_batch_size"] = values["val_batch_size"] or values["batch_size"]
     values["val_amp_level"] = values["val_amp_level"] or values["amp_level"]
     values["strict_head"] = "num_classes" not in explicit
+    if values["dataset_sink_mode"] and "dataset_sink_mode" in explicit:
+        _logger.warning("dataset_sink_mode true has no effect: mindcv runs the step loop on the host, one batch per step "
+                        "(MindSpore does not sink data on the CPU)")
     if values["aux_factor"] > 0:
         _logger.warning("aux_factor %g is set, but %s has no auxiliary head: it has no effect", values["aux_factor"], values["model"])
     sections = {attribute: _section(cls, values) for attribute, cls in SECTIONS.values()}

@@ -1,6 +1,6 @@
 """CIFAR-10, binary version, read by MindSpore's Cifar10Dataset."""
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import mindspore.dataset as ds
 
@@ -35,6 +35,7 @@ def cifar10_dataset(
     num_parallel_workers: Optional[int] = None,
     exact_shards: bool = False,
     num_aug_repeats: int = 0,
+    rows: Optional[Sequence[int]] = None,
 ) -> ds.Cifar10Dataset:
     """Columns `image` (32x32x3 uint8, decoded) and `label` (uint32)."""
     usage = cifar10_usage(split)
@@ -57,5 +58,5 @@ def cifar10_dataset(
         str(root),
         usage=usage,
         num_parallel_workers=num_parallel_workers,
-        **sampling_kwargs(num_rows, shuffle, num_samples, num_shards, shard_id, exact_shards, num_aug_repeats),
+        **sampling_kwargs(num_rows, shuffle, num_samples, num_shards, shard_id, exact_shards, num_aug_repeats, rows),
     )

@@ -1,7 +1,7 @@
 """create_dataset: a MindSpore source dataset by name (MindCV's arguments)."""
 import logging
 from pathlib import Path
-from typing import Mapping, Optional, Union
+from typing import List, Mapping, Optional, Sequence, Union
 
 import mindspore.dataset as ds
 
@@ -9,7 +9,7 @@ from ..cache import cache_dir
 from ..errors import ConfigError, DataError
 from .cifar import cifar10_dataset
 from .embedded import prepare_fashion_mnist
-from .folder import folder_dataset, scan_split
+from .folder import folder_dataset, scan_split, split_files
 
 _logger = logging.getLogger(__name__)
 
@@ -45,6 +45,21 @@ def dataset_kind(name: str) -> str:
     return kind
 
 
+def _root(name: str, root: Optional[Union[str, Path]]) -> Path:
+    return Path(root) if root else cache_dir() / "datasets" / (name.lower() or "folder")
+
+
+def dataset_files(
+    name: str, root: Optional[Union[str, Path]] = None, split: str = "train", class_map: Optional[Union[str, Path]] = None
+) -> Optional[List[Path]]:
+    """The file of each row of `create_dataset(name, root, split, class_map=...)`; None for CIFAR-10 (no files)."""
+    kind = dataset_kind(name)
+    if kind == "cifar10":
+        return None
+    folder = prepare_fashion_mnist() if kind == "embedded" else _root(name, root)
+    return split_files(scan_split(folder, split, class_map=class_map or None))
+
+
 def create_dataset(
     name: str = "",
     root: Optional[Union[str, Path]] = None,
@@ -59,6 +74,7 @@ def create_dataset(
     class_map: Optional[Union[str, Path]] = None,
     exact_shards: bool = False,
     num_aug_repeats: int = 0,
+    rows: Optional[Sequence[int]] = None,
 ) -> ds.Dataset:
     """Create a dataset with columns `image` and `label`, as MindCV's create_dataset does.
 
@@ -81,6 +97,8 @@ def create_dataset(
             counts over ranks give the exact accuracy over the whole set.
         num_aug_repeats: repeated augmentation for training when > 1 (MindCV's aug_repeats,
             3 is usual): each image is read that many times per epoch, spread over ranks.
+        rows: read exactly these rows, in this order (a training `epoch_plan`); then leave
+            num_samples, num_shards, exact_shards and num_aug_repeats unset.
 
     Images of folder datasets are encoded bytes (decoded by the transforms); CIFAR-10
     images are decoded 32x32x3 uint8 arrays.
@@ -96,13 +114,14 @@ def create_dataset(
         num_parallel_workers=num_parallel_workers,
         exact_shards=exact_shards,
         num_aug_repeats=num_aug_repeats,
+        rows=rows,
     )
     if kind == "embedded":
         if root:
             _logger.info("dataset '%s' is shipped in the package; root=%s is not used", name, root)
         return folder_dataset(scan_split(prepare_fashion_mnist(), split), **reading)
     given_root = bool(root)
-    root = Path(root) if root else cache_dir() / "datasets" / (name.lower() or "folder")
+    root = _root(name, root)
     try:
         if kind == "cifar10":
             return cifar10_dataset(root, split, **reading)

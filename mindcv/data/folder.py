@@ -8,7 +8,7 @@ the class indices are explicit, and the sample count is known for exact sharding
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import mindspore.dataset as ds
 
@@ -118,6 +118,11 @@ def scan_split(
     return FolderSplit(split_dir.resolve(), {name: mapping[name] for name in classes}, num_images)
 
 
+def split_files(split: FolderSplit) -> List[Path]:
+    """The image files of a split in the order ImageFolderDataset numbers its rows (class folder names, then file names)."""
+    return [split.path / name / file for name in sorted(split.class_indexing) for file in list_images(split.path / name)]
+
+
 def folder_dataset(
     split: FolderSplit,
     shuffle: bool = True,
@@ -127,14 +132,15 @@ def folder_dataset(
     num_parallel_workers: Optional[int] = None,
     exact_shards: bool = False,
     num_aug_repeats: int = 0,
+    rows: Optional[Sequence[int]] = None,
 ) -> ds.ImageFolderDataset:
     """ImageFolderDataset over a scanned split: columns `image` (encoded bytes) and `label` (int32)."""
-    rows = sampling_kwargs(split.num_images, shuffle, num_samples, num_shards, shard_id, exact_shards, num_aug_repeats)
+    chosen = sampling_kwargs(split.num_images, shuffle, num_samples, num_shards, shard_id, exact_shards, num_aug_repeats, rows)
     return ds.ImageFolderDataset(
         str(split.path),
         extensions=list(IMAGE_EXTENSIONS),
         class_indexing=split.class_indexing,
         decode=False,
         num_parallel_workers=num_parallel_workers,
-        **rows,
+        **chosen,
     )

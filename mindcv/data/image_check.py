@@ -3,13 +3,14 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Callable, List, Optional, Tuple, Union
 
 from PIL import Image
 from tqdm import tqdm
 
 from ..errors import DataError
 from .folder import IMAGE_EXTENSIONS, is_image_file
+from .seeded import failed_sample
 
 MINDSPORE_FORMATS = ("JPEG", "PNG", "BMP", "TIFF")
 # MindSpore's map ops name the sample's file in their error message like this
@@ -56,14 +57,20 @@ def find_unreadable_images(
     return len(files), [(path, reason) for path, reason in zip(files, reasons) if reason is not None]
 
 
-def unreadable_image_error(err: BaseException) -> Optional[DataError]:
+def unreadable_image_error(err: BaseException, file_of_sample: Optional[Callable[[int], Path]] = None) -> Optional[DataError]:
     """A DataError naming the file, for a pipeline error caused by one image; None for other errors.
 
     Entry points catch the RuntimeError that iterating a dataset raises and print this instead.
+    MindSpore's map ops name the file themselves; a per-sample seeded loader names the sample's
+    index (its position in the pipeline), which `file_of_sample` turns into the file.
     """
     match = _PIPELINE_FILE.search(str(err))
-    if match is None:
+    if match is not None:
+        path, reason = match[1], match[2].strip()
+    elif file_of_sample is not None and failed_sample(err) is not None:
+        sample, reason = failed_sample(err)
+        path = file_of_sample(sample)
+    else:
         return None
-    path, reason = match[1], match[2].strip()
     hint = "list all such files with: python -m mindcv.data.check ROOT"
     return DataError(f"{path}: cannot decode this image ({reason}); {hint}")

@@ -10,9 +10,16 @@ SubsetSampler: shards are disjoint, together complete, and differ in size by
 at most one row. The caller sums correct counts over ranks.
 
 Repeated augmentation (`num_aug_repeats` > 1) has its own sampler.
+
+The trainer does not use MindSpore's samplers: `epoch_plan` computes the rows a
+rank reads in one epoch from (seed, epoch) alone, with one augmentation seed per
+row, and `rows=` reads exactly those. So a run resumed in the middle of an epoch
+reads the rest of that epoch's rows, augmented as they would have been, without
+touching the rows before.
 """
 import math
-from typing import Iterator, Optional
+from dataclasses import dataclass
+from typing import Iterator, Optional, Sequence
 
 import mindspore.dataset as ds
 import numpy as np
@@ -34,7 +41,7 @@ class RepeatAugSampler(ds.Sampler):
     repeats every index `num_repeats` times in a row and deals the result to the ranks
     in turn, so the copies of one image land on different ranks (and get different
     augmentations). Each rank still reads ceil(num_rows / num_shards) samples per epoch.
-    The permutation of epoch e is seeded with the dataset seed + e, the same on all ranks.
+    The permutation of epoch e comes from (dataset seed, e), the same on all ranks (see `epoch_plan`).
     """
 
     def __init__(self, num_rows: int, num_repeats: int, num_shards: int = 1, shard_id: int = 0, shuffle: bool = True):
@@ -49,16 +56,53 @@ class RepeatAugSampler(ds.Sampler):
         super().__init__()  # reads len(self)
 
     def __iter__(self) -> Iterator[int]:
-        order = np.arange(self.num_rows)
-        if self.shuffle:
-            order = np.random.default_rng(self.seed + self.epoch).permutation(self.num_rows)
+        plan = epoch_plan(self.num_rows, self.seed, self.epoch, self.shuffle, self.num_shards, self.shard_id,
+                          num_aug_repeats=self.num_repeats)
         self.epoch += 1
-        repeated = np.repeat(order, self.num_repeats)
-        dealt = repeated[self.shard_id :: self.num_shards][: self.per_shard]
-        return iter(dealt.tolist())
+        return iter(plan.rows.tolist())
 
     def __len__(self) -> int:
         return self.per_shard
+
+
+@dataclass(frozen=True)
+class EpochPlan:
+    """What one rank reads in one training epoch: dataset rows in order, and an augmentation seed per row."""
+
+    rows: np.ndarray
+    seeds: np.ndarray
+
+
+def epoch_plan(
+    num_rows: int,
+    seed: int,
+    epoch: int,
+    shuffle: bool = True,
+    num_shards: int = 1,
+    shard_id: int = 0,
+    num_samples: Optional[int] = None,
+    num_aug_repeats: int = 0,
+) -> EpochPlan:
+    """The rows rank `shard_id` of `num_shards` reads in epoch `epoch`, from (seed, epoch) alone.
+
+    A permutation of the rows (identity without `shuffle`), each row repeated
+    `num_aug_repeats` times in a row when > 1, padded by wrapping around to a
+    multiple of `num_shards` and dealt to the ranks in turn: shards are disjoint
+    apart from the padding and equal in size (ceil(num_rows / num_shards) rows, at
+    most `num_samples`). Every dealt slot also gets a random 32-bit seed for the
+    augmentation of its image, so the same image differs between epochs and copies.
+    """
+    check_shards(num_shards, shard_id)
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(num_rows) if shuffle else np.arange(num_rows)
+    if num_aug_repeats > 1:
+        order = np.repeat(order, num_aug_repeats)
+    per_shard = math.ceil(num_rows / num_shards)
+    slots = np.resize(order, max(len(order), per_shard * num_shards))
+    seeds = rng.integers(0, 2**32, size=len(slots), dtype=np.uint32)
+    take = slice(shard_id, None, num_shards)
+    count = per_shard if num_samples is None else min(per_shard, num_samples)
+    return EpochPlan(slots[take][:count], seeds[take][:count])
 
 
 def sampling_kwargs(
@@ -69,8 +113,16 @@ def sampling_kwargs(
     shard_id: Optional[int],
     exact_shards: bool,
     num_aug_repeats: int = 0,
+    rows: Optional[Sequence[int]] = None,
 ) -> dict:
-    """Keyword arguments choosing rows for a MindSpore source dataset of `num_rows` rows."""
+    """Keyword arguments choosing rows for a MindSpore source dataset of `num_rows` rows.
+
+    `rows` reads exactly those rows in that order (an `epoch_plan`), instead of choosing them here.
+    """
+    if rows is not None:
+        if num_samples is not None or num_shards is not None or exact_shards or num_aug_repeats > 1:
+            raise ConfigError("rows cannot be combined with num_samples, num_shards, exact_shards or num_aug_repeats")
+        return dict(sampler=ds.SubsetSampler([int(row) for row in rows]))
     check_shards(num_shards, shard_id)
     if num_samples is not None and num_samples < 1:
         raise ConfigError(f"num_samples={num_samples}: must be positive (or None for all)")

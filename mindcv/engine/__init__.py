@@ -2,6 +2,7 @@ from .distributed import init_distributed
 from .evaluate import evaluate
 from .labels import imagenet_class_names, load_label_names
 from .predict import INFER_OPTIONS, Prediction, infer, predict
+from .preemption import TrainingStopped
 from .train_step import NetWithLoss, TrainStep
 from .trainer import TrainingDiverged, train
 from .validation import VALIDATE_OPTIONS, ValidationReport, validate
@@ -18,6 +19,7 @@ __all__ = [
     "NetWithLoss",
     "TrainStep",
     "TrainingDiverged",
+    "TrainingStopped",
     "train",
     "VALIDATE_OPTIONS",
     "ValidationReport",

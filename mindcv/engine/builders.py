@@ -2,7 +2,8 @@
 import logging
 import random
 from dataclasses import dataclass
-from typing import Iterator, List
+from pathlib import Path
+from typing import Callable, Iterator, List, Optional, Sequence
 
 import mindspore as ms
 import mindspore.dataset as ds
@@ -10,10 +11,11 @@ import numpy as np
 from mindspore import nn
 
 from ..config import AugmentationConfig, DataConfig, EvalConfig, ModelConfig, OptimizerConfig, RunConfig, SystemConfig
-from ..data import create_dataset, create_loader, create_transforms, unreadable_image_error
+from ..data import create_dataset, create_loader, create_transforms, dataset_files, unreadable_image_error
+from ..data.sharding import EpochPlan, epoch_plan
 from ..errors import DataError
 from ..loss import create_loss
-from ..models import create_model
+from ..models import create_model, seed_dropout
 from ..optim import create_optimizer
 from ..scheduler import create_scheduler
 
@@ -27,11 +29,21 @@ def setup_context(system: SystemConfig) -> None:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed weights init, dropout, data order and augmentation (MindSpore, its data engine, numpy, random)."""
+    """Seed weights init and anything else random (MindSpore, its data engine, numpy, random, dropout).
+
+    Training does not rely on these streams after the start: data order and augmentation
+    follow each epoch's plan (`TrainData`), dropout masks each step's `step_seed`.
+    """
     ms.set_seed(seed)
     ds.config.set_seed(seed)
     np.random.seed(seed)
     random.seed(seed)
+    seed_dropout(seed)
+
+
+def step_seed(seed: int, epoch: int, step: int) -> int:
+    """The dropout key of one training step: a function of (seed, epoch, step) alone, so a resumed run repeats it."""
+    return int(np.random.SeedSequence([seed, epoch, step]).generate_state(1)[0])
 
 
 def build_model(
@@ -81,28 +93,45 @@ def eval_transforms(dataset: str, settings: EvalConfig) -> list:
 class TrainData:
     """The training split of one process; a fresh pipeline per epoch.
 
-    The trainer reseeds everything with seed + epoch before each epoch, so epoch N
-    sees the same data order, augmentation and dropout whether or not the run was
-    resumed before it.
+    The rows of epoch e and the augmentation seed of each come from (seed, e) alone
+    (`mindcv.data.sharding.epoch_plan`), so epoch e sees the same data order and
+    augmentation whether or not the run was resumed before it or inside it.
     """
 
     cfg: RunConfig
     rank: int
     world: int
+    num_rows: int
     num_samples: int
     steps_per_epoch: int
 
-    def epoch_batches(self, epoch: int) -> Iterator:
-        loader = _train_loader(self.cfg, self.rank, self.world)
-        return _naming_bad_images(loader.create_tuple_iterator(num_epochs=1))
+    def plan(self, epoch: int) -> EpochPlan:
+        data = self.cfg.data
+        return epoch_plan(self.num_rows, self.cfg.system.seed, epoch, data.shuffle, self.world, self.rank, data.num_samples,
+                          data.aug_repeats)
+
+    def epoch_batches(self, epoch: int, start_step: int = 0) -> Iterator:
+        """The batches of `epoch` from step `start_step` on; the rows of earlier steps are never read."""
+        plan = self.plan(epoch)
+        first = start_step * self.cfg.data.batch_size
+        if first >= len(plan.rows):
+            return iter(())
+        rows = plan.rows[first:]
+        loader = _train_loader(self.cfg, rows, plan.seeds[first:])
+        return _naming_bad_images(loader.create_tuple_iterator(num_epochs=1), lambda sample: self._file_of_row(rows[sample]))
+
+    def _file_of_row(self, row: int) -> Path:
+        data = self.cfg.data
+        files = dataset_files(data.dataset, data.data_dir, data.train_split, data.class_map)
+        return files[row] if files is not None else Path(f"{data.data_dir} (record {row})")
 
 
-def _naming_bad_images(batches: Iterator) -> Iterator:
+def _naming_bad_images(batches: Iterator, file_of_sample: Optional[Callable[[int], Path]] = None) -> Iterator:
     """Re-raise a pipeline failure caused by an undecodable image as a DataError naming the file."""
     try:
         yield from batches
     except RuntimeError as err:
-        named = unreadable_image_error(err)
+        named = unreadable_image_error(err, file_of_sample)
         if named is None:
             raise
         raise named from None
@@ -114,23 +143,23 @@ def _dataset(cfg: RunConfig, split: str, rank: int, world: int, **kwargs) -> ds.
         data.dataset,
         root=data.data_dir,
         split=split,
-        num_samples=data.num_samples,
-        num_shards=world if world > 1 else None,
-        shard_id=rank if world > 1 else None,
         num_parallel_workers=cfg.system.num_parallel_workers,
         download=data.dataset_download,
         class_map=data.class_map or None,
+        num_shards=world if world > 1 else None,
+        shard_id=rank if world > 1 else None,
         **kwargs,
     )
 
 
-def _train_dataset(cfg: RunConfig, rank: int, world: int) -> ds.Dataset:
-    return _dataset(cfg, cfg.data.train_split, rank, world, shuffle=cfg.data.shuffle, num_aug_repeats=cfg.data.aug_repeats)
+def _train_dataset(cfg: RunConfig, rows: Optional[Sequence[int]] = None) -> ds.Dataset:
+    """The training split: all of it in file order, or exactly `rows` (the epoch plan shards and shuffles)."""
+    return _dataset(cfg, cfg.data.train_split, 0, 1, shuffle=False, rows=rows)
 
 
-def _train_loader(cfg: RunConfig, rank: int, world: int) -> ds.Dataset:
+def _train_loader(cfg: RunConfig, rows: Sequence[int], seeds: Sequence[int]) -> ds.Dataset:
     return create_loader(
-        _train_dataset(cfg, rank, world),
+        _train_dataset(cfg, rows),
         batch_size=cfg.data.batch_size,
         drop_remainder=cfg.data.drop_remainder,
         is_training=True,
@@ -138,13 +167,16 @@ def _train_loader(cfg: RunConfig, rank: int, world: int) -> ds.Dataset:
         label_smoothing=cfg.loss.label_smoothing,
         transform=_train_transforms(cfg.data, cfg.augmentation),
         num_parallel_workers=cfg.system.num_parallel_workers,
+        sample_seeds=seeds,
         **cfg.augmentation.mixing_kwargs(),
     )
 
 
 def build_train_data(cfg: RunConfig, rank: int = 0, world: int = 1) -> TrainData:
     data = cfg.data
-    num_samples = _train_dataset(cfg, rank, world).get_dataset_size()
+    num_rows = _train_dataset(cfg).get_dataset_size()
+    first_plan = epoch_plan(num_rows, cfg.system.seed, 0, False, world, rank, data.num_samples, data.aug_repeats)
+    num_samples = len(first_plan.rows)
     steps = num_samples // data.batch_size if data.drop_remainder else -(-num_samples // data.batch_size)
     if steps == 0:
         raise DataError(
@@ -153,7 +185,7 @@ def build_train_data(cfg: RunConfig, rank: int = 0, world: int = 1) -> TrainData
         )
     if world > 1:
         _logger.info("rank %d reads training shard %d of %d: %d images per epoch", rank, rank, world, num_samples)
-    return TrainData(cfg, rank, world, num_samples, steps)
+    return TrainData(cfg, rank, world, num_rows, num_samples, steps)
 
 
 @dataclass
@@ -173,7 +205,7 @@ def build_eval_data(cfg: RunConfig, rank: int = 0, world: int = 1) -> EvalData:
 
     The last batch keeps its remainder: nothing is dropped and the batch size is never changed.
     """
-    dataset = _dataset(cfg, cfg.data.val_split, rank, world, shuffle=False, exact_shards=True)
+    dataset = _dataset(cfg, cfg.data.val_split, rank, world, shuffle=False, num_samples=cfg.data.num_samples, exact_shards=True)
     loader = create_loader(
         dataset,
         batch_size=cfg.data.val_batch_size,

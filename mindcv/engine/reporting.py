@@ -46,10 +46,11 @@ def setup_logging(log_dir: Optional[Path] = None, rank: int = 0, name: str = "tr
     return root
 
 
-def progress_bar(total: int, description: str, enabled: bool, unit: str = "step") -> tqdm:
+def progress_bar(total: int, description: str, enabled: bool, unit: str = "step", initial: int = 0) -> tqdm:
     """A progress bar on a terminal only: in a log file, CI or an msrun log_dir it would write a line per update."""
     shown = enabled and sys.stdout.isatty()
-    return tqdm(total=total, desc=description, unit=unit, disable=not shown, dynamic_ncols=True, leave=False, file=sys.stdout)
+    return tqdm(total=total, initial=initial, desc=description, unit=unit, disable=not shown, dynamic_ncols=True,
+                leave=False, file=sys.stdout)
 
 
 def plot_training_curves(summary_csv: Path, png: Path) -> Path:

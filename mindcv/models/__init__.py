@@ -2,6 +2,7 @@
 from . import mobilenetv2
 from .factory import build_model_with_cfg, create_model
 from .features import FeatureExtractor
+from .dropout import Dropout, seed_dropout
 from .layers import make_divisible
 from .mobilenetv2 import ENTRYPOINT_NAMES, InvertedResidual, MobileNetV2
 from .registry import PretrainedCfg, get_pretrained_cfg, is_model, list_models, model_entrypoint, register_model
@@ -13,6 +14,8 @@ globals().update({name: getattr(mobilenetv2, name) for name in ENTRYPOINT_NAMES}
 __all__ = [
     "build_model_with_cfg",
     "create_model",
+    "Dropout",
+    "seed_dropout",
     "make_divisible",
     "FeatureExtractor",
     "InvertedResidual",

@@ -134,24 +134,3 @@ def set_custom_kernels(network: nn.Cell, enabled: bool) -> nn.Cell:
         if isinstance(cell, (DepthwiseConv2d, BatchNormAct2d)):
             cell.use_custom_kernel(enabled)
     return network
-
-
-class Dropout(nn.Cell):
-    """Inverted dropout with probability `p`, reproducible from `mindspore.set_seed`.
-
-    MindSpore 2.10's dropout kernel draws its mask in racing CPU threads, so two runs
-    with one seed differ and a resumed run cannot repeat an uninterrupted one; a mask
-    from `rand_like` repeats exactly.
-    """
-
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-        self.p = p
-
-    def construct(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0:
-            return x
-        keep = ops.rand_like(x) >= self.p
-        return x * keep.astype(x.dtype) / (1 - self.p)

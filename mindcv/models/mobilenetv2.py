@@ -10,7 +10,8 @@ from mindspore.common.initializer import Normal, One, Zero, initializer
 
 from ..constants import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
 from .factory import build_model_with_cfg
-from .layers import Dropout, conv_norm_act, make_divisible
+from .dropout import Dropout
+from .layers import conv_norm_act, make_divisible
 from .registry import PretrainedCfg, register_model
 
 # (expansion t, output channels c, repeats n, stride s of the first block): the paper's Table 2.

@@ -1,7 +1,6 @@
 """Data-parallel training over two hosts (two msrun launchers, node_rank 0 and 1; the second host is a
 network namespace), and a rank that dies: the others stop within seconds naming it, and the documented
 resume command ends where the uninterrupted run ends."""
-import hashlib
 import os
 import signal
 import subprocess
@@ -11,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List
 
-import mindspore.dataset as ds
 import pytest
 import yaml
 from engine_helpers import final_checksums, free_port, train_args
 from netns import TwoHosts, processes_of, two_hosts, worker_pid
 
-import mindcv
+from mindcv.data import dataset_files
+from mindcv.data.sharding import epoch_plan
 
 REPO = Path(__file__).resolve().parents[2]
 EPOCHS = 3
@@ -87,12 +86,10 @@ def uninterrupted(hosts, image_folder, tmp_path_factory) -> Job:
 
 
 def _shard_files(data: Path, seed: int, shard: int, shards: int) -> List[str]:
-    """The training images of `shard` in the first epoch, from mindcv's dataset factory with the
-    arguments the run used (the trainer seeds the data engine with seed + epoch)."""
-    by_content = {hashlib.sha256(path.read_bytes()).hexdigest(): path.name for path in (data / "train").rglob("*.png")}
-    ds.config.set_seed(seed)
-    dataset = mindcv.create_dataset("imagenet", root=data, split="train", shuffle=True, num_shards=shards, shard_id=shard)
-    return [by_content[hashlib.sha256(image.tobytes()).hexdigest()] for image, _ in dataset.create_tuple_iterator(output_numpy=True)]
+    """The training images of `shard` in the first epoch: the epoch plan the trainer reads (mindcv.data.sharding)."""
+    files = dataset_files("imagenet", str(data), "train", None)
+    plan = epoch_plan(len(files), seed, 0, True, shards, shard)
+    return [files[row].name for row in plan.rows]
 
 
 def test_two_hosts_train_one_model_on_disjoint_shards(uninterrupted, image_folder):

@@ -1,11 +1,14 @@
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Dict
 
 import pytest
 
-from fault_helpers import REPO, checkpoint_name, EPOCHS, finish, run_args, start
+import scenarios
+from fault_helpers import Background
 from tests.engine.engine_helpers import write_image_folder
+
+# Session fixtures that run in the background from the first test on; see _start_background_scenarios.
+BACKGROUND = ("references", "kill_chains", "second_signal")
 
 
 @pytest.fixture(scope="session")
@@ -14,32 +17,31 @@ def fault_data(tmp_path_factory) -> Path:
     return write_image_folder(tmp_path_factory.mktemp("fault_data"), {"train": 4, "val": 2})
 
 
-@dataclass
-class BackgroundRun:
-    process: subprocess.Popen
-    workdir: Path
-    save_dir: Path
-
-    def final_checkpoint(self) -> Path:
-        stderr = finish(self.process, self.workdir, "reference")
-        assert self.process.returncode == 0, stderr[-3000:]
-        return self.save_dir / checkpoint_name(EPOCHS)
+@pytest.fixture(scope="session")
+def resume_data(tmp_path_factory) -> Path:
+    """4 classes: 8 training and 2 validation images each (4 steps of 8 per epoch)."""
+    return write_image_folder(tmp_path_factory.mktemp("resume_data"), {"train": 8, "val": 2})
 
 
 @pytest.fixture(scope="session")
-def reference_run(fault_data, tmp_path_factory) -> BackgroundRun:
-    """The uninterrupted run, once per session; it runs in the background while a test prepares its crash."""
-    workdir = tmp_path_factory.mktemp("reference")
-    save_dir = workdir / "ckpt"
-    process = start(REPO / "train.py", run_args(fault_data, save_dir), workdir, "reference")
-    yield BackgroundRun(process, workdir, save_dir)
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+def references(resume_data, tmp_path_factory) -> Dict[int, Background]:
+    """The uninterrupted run in graph (0) and PyNative (1) mode, once per session."""
+    return {mode: Background(scenarios.reference, resume_data, tmp_path_factory.mktemp(f"reference{mode}"), mode) for mode in (0, 1)}
+
+
+@pytest.fixture(scope="session")
+def kill_chains(resume_data, references, tmp_path_factory) -> Dict[int, Background]:
+    return {mode: Background(scenarios.kill_chain, resume_data, tmp_path_factory.mktemp(f"chain{mode}"), mode, references[mode]) for mode in (0, 1)}
+
+
+@pytest.fixture(scope="session")
+def second_signal(resume_data, tmp_path_factory) -> Background:
+    return Background(scenarios.second_signal_exits_at_once, resume_data, tmp_path_factory.mktemp("second_signal"))
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _start_reference_first(request):
-    """Start the uninterrupted run before the first test when any selected test needs it, so it overlaps the others."""
-    if any("reference_run" in item.fixturenames for item in request.session.items):
-        request.getfixturevalue("reference_run")
+def _start_background_scenarios(request):
+    """Start the scenarios any selected test needs before the first test, so they overlap the others."""
+    for name in BACKGROUND:
+        if any(name in item.fixturenames for item in request.session.items):
+            request.getfixturevalue(name)

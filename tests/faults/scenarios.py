@@ -1,0 +1,161 @@
+"""The kill and stop scenarios: training processes interrupted at exact points, resumed, and compared.
+
+Each function runs its processes one after another and asserts as it goes; conftest.py runs
+them in background threads from the start of the session (they mostly wait for their
+processes), at most PROCESS_SLOTS training processes at a time, and the tests wait for them.
+"""
+import json
+import os
+import random
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from fault_helpers import (
+    DRIVER, EPOCHS, REPO, RESUME_STEPS, STEP_CHECKPOINT, TIMEOUT_S, assert_same_weights, checkpoint_name, environment,
+    logged_steps, resume_args, run_args, start, summary_values, wait_until,
+)
+from mindcv.checkpoint.manager import INDEX_FILE, resume_checkpoint, training_progress
+
+# Training processes at once: 2 cores, and each MindSpore process takes about 1.5 GB.
+PROCESS_SLOTS = threading.BoundedSemaphore(3)
+STOP_DEADLINE_S = 30
+
+
+def reference(data: Path, workdir: Path, mode: int) -> Path:
+    """The uninterrupted run; keeps a copy of every step checkpoint in <workdir>/steps. Returns its save dir."""
+    save = workdir / "ckpt"
+    with PROCESS_SLOTS:
+        process = start(DRIVER, run_args(data, save, mode), workdir, "reference", environment(MINDCV_FAULT_ARCHIVE=str(workdir / "steps")))
+        code = process.wait(timeout=TIMEOUT_S)
+    assert code == 0, f"reference: exit code {code}\n" + (workdir / "reference.err").read_text()[-3000:]
+    return save
+
+
+def _indexed_epochs(save_dir: Path) -> list:
+    index = save_dir / INDEX_FILE
+    return [record["epoch"] for record in json.loads(index.read_text())] if index.is_file() else []
+
+
+def _partial_files(save_dir: Path) -> list:
+    return sorted(save_dir.glob(".*.tmp*"))
+
+
+def _assert_same_states(archive: Path, reference_save: Path, steps: list, what: str) -> None:
+    """The step checkpoints of these global steps were written and equal the reference's."""
+    reference_steps = reference_save.parent / "steps"
+    steps = [archive / f"step_{step}.ckpt" for step in steps]
+    assert all(path.is_file() for path in steps), f"{what}: {sorted(p.name for p in archive.iterdir())} were written"
+    for path in steps:  # in step order, so the first difference names the link that broke
+        assert_same_weights(path, reference_steps / path.name)
+
+
+def kill_chain(data: Path, workdir: Path, mode: int, reference_run) -> None:
+    """Interrupt one run at each kill point in turn, each time resuming with the documented command.
+
+    SIGKILL after the first step, in the middle of an epoch while writing the next step's checkpoint;
+    right after the last step of an epoch (before validation and the epoch checkpoint); while
+    writing the epoch checkpoint; at a random step of epoch 2 (an external kill -9, its seed
+    printed). Then SIGTERM in the middle of epoch 3 of a resume without step checkpoints: the
+    run must finish its step, write a resumable checkpoint, log the resume command and exit
+    with 143 within STOP_DEADLINE_S; that exact command ends the run. Every step state written
+    on the way, the final (and best) checkpoint and summary.csv equal the uninterrupted run's.
+    (MindSpore's compile cache would make the graph-mode links cheaper, but it breaks the step
+    after a resume (measured), so every link compiles.)
+    """
+    save, archive = workdir / "ckpt", workdir / "steps"
+    seed = int(os.environ.get("MINDCV_FAULT_SEED") or random.randrange(10**6))
+    kill_step = random.Random(seed).randint(1, RESUME_STEPS)
+    print(f"mode {mode}: random kill in epoch 2 after step {kill_step} (MINDCV_FAULT_SEED={seed})")
+    what = f"mode {mode}, MINDCV_FAULT_SEED={seed}"
+    step_file = save / STEP_CHECKPOINT
+    log = save / "train.log"
+
+    def interrupted(name: str, fault: str = "", resume: bool = True, signal_at: tuple = (), signal_number=signal.SIGKILL,
+                    extra: tuple = ()) -> float:
+        """Run a link until it dies; return the seconds from an external signal to its exit."""
+        args = resume_args(data, save, mode, *extra) if resume else run_args(data, save, mode)
+        env = environment(MINDCV_FAULT_ARCHIVE=str(archive), MINDCV_FAULT=fault)
+        with PROCESS_SLOTS:
+            process = start(DRIVER, args, workdir, name, env)
+            if signal_at:
+                try:
+                    wait_until(lambda: signal_at in logged_steps(log), process, f"{name}: epoch/step {signal_at}")
+                finally:
+                    process.send_signal(signal_number)
+            signalled = time.monotonic()
+            code = process.wait(timeout=TIMEOUT_S)
+        expected = -signal.SIGKILL if signal_number == signal.SIGKILL else 128 + signal_number
+        assert code == expected, f"{what}, {name}: exit code {code}\n" + (workdir / f"{name}.err").read_text()[-3000:]
+        return time.monotonic() - signalled
+
+    # The first step done and saved, dies in the middle of epoch 1 while writing step 2's checkpoint.
+    interrupted("first_step_then_in_step_save", "in_save:2", resume=False)
+    assert training_progress(step_file) == (0, 1) and _indexed_epochs(save) == [] and _partial_files(save), what
+    assert resume_checkpoint(save) == step_file
+
+    # Saves steps 2 to 4, then dies before validating and writing the epoch checkpoint.
+    interrupted("after_last_step", "after_step_save:3")
+    assert training_progress(step_file) == (0, 4) and _indexed_epochs(save) == [], what
+    assert not _partial_files(save), "the resumed run removes the half-written file"
+
+    # Nothing left to train in epoch 1: ends it (validates in PyNative mode), then dies writing its checkpoint.
+    interrupted("in_epoch_save", "in_save:1")
+    assert not (save / checkpoint_name(1)).exists() and _indexed_epochs(save) == [] and _partial_files(save), what
+    assert resume_checkpoint(save) == step_file and training_progress(step_file) == (0, 4), what
+
+    interrupted("random_step", signal_at=(2, kill_step))
+    assert _indexed_epochs(save)[0] == 1, what
+    newest = resume_checkpoint(save)  # the kill may land before the step's checkpoint, or after epoch 2's
+    assert newest in (save / checkpoint_name(1), save / checkpoint_name(2), step_file), what
+
+    took = interrupted("sigterm", signal_at=(3, 2), signal_number=signal.SIGTERM, extra=("--ckpt_save_steps", "0"))
+    assert took < STOP_DEADLINE_S, f"{what}: exited {took:.1f} s after SIGTERM"
+    lines = [line for line in log.read_text().splitlines() if "stopped by SIGTERM" in line]
+    assert len(lines) == 1, lines
+    where, saved, command = lines[0].split("stopped by SIGTERM ")[1].split("; ")
+    stopped_at = training_progress(step_file)
+    assert stopped_at[0] == 2 and 2 <= stopped_at[1] < RESUME_STEPS, (what, lines[0])
+    assert where == f"after epoch 3 step {stopped_at[1]}/{RESUME_STEPS}" and saved == f"saved {step_file}", lines[0]
+    command = shlex.split(command.removeprefix("resume with: "))
+    assert command[1] == str(REPO / "train.py") and command[-4:] == ["--ckpt_path", str(save), "--resume_opt", "True"]
+
+    with PROCESS_SLOTS:
+        done = subprocess.run(command, cwd=workdir, env=environment(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = log.read_text()
+    assert f"resumed from {step_file} in epoch 1 after step 4/{RESUME_STEPS}" in text and f"resumed from {newest} " in text
+    reference_save = reference_run.result()
+    # Every step checkpoint written: after each step of epoch 1, of epoch 2 until the random kill, SIGTERM's in epoch 3.
+    written = sorted(int(path.stem.split("_")[1]) for path in archive.glob("step_*.ckpt"))
+    assert {*range(1, RESUME_STEPS + 1), 2 * RESUME_STEPS + stopped_at[1]} <= set(written), (what, written)
+    _assert_same_states(archive, reference_save, written, what)
+    final = checkpoint_name(EPOCHS)
+    assert_same_weights(save / final, reference_save / final)
+    if (reference_save / "best.ckpt").is_file():  # runs that validate
+        assert_same_weights(save / "best.ckpt", reference_save / "best.ckpt")
+    assert summary_values(save) == summary_values(reference_save), what
+    assert _indexed_epochs(save) == list(range(1, EPOCHS + 1)) and not _partial_files(save), what
+
+
+def second_signal_exits_at_once(data: Path, workdir: Path) -> None:
+    """A second SIGINT, while the first step still compiles, ends the run at once (exit 130) without a checkpoint."""
+    save = workdir / "ckpt"
+    with PROCESS_SLOTS:
+        process = start(REPO / "train.py", run_args(data, save, 0), workdir, "interrupted")
+        try:
+            log = save / "train.log"
+            wait_until(lambda: log.is_file() and "training mobilenet" in log.read_text(), process, "the start of training")
+        finally:
+            process.send_signal(signal.SIGINT)
+        time.sleep(1.5)  # copies of one signal within a second count once
+        process.send_signal(signal.SIGINT)
+        signalled = time.monotonic()
+        code = process.wait(timeout=TIMEOUT_S)
+        took = time.monotonic() - signalled
+    assert code == 128 + signal.SIGINT and took < 5, (code, took, (workdir / "interrupted.err").read_text()[-2000:])
+    assert "second SIGINT: exiting at once without a checkpoint" in (save / "train.log").read_text()
+    assert not list(save.glob("*.ckpt")) and logged_steps(save / "train.log") == []
