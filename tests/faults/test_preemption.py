@@ -2,12 +2,10 @@
 
 A SIGTERM'd single-process run resumed by the command it logs: test_kill_resume.py (the last kill point).
 """
-import os
 import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
