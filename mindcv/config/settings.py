@@ -133,6 +133,7 @@ class ModelConfig(_Section):
 class CheckpointConfig(_Section):
     ckpt_save_dir: str
     ckpt_save_interval: int
+    ckpt_save_steps: int
     ckpt_save_policy: str
     keep_checkpoint_max: int
 

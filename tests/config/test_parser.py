@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from mindcv.config import OPTIONS, SCHEMA, Option, load_yaml, parse_args
+from mindcv.config import OPTIONS, SCHEMA, Option, load_yaml, parse_args, parse_config
 from mindcv.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
@@ -114,3 +114,13 @@ def test_extra_option_may_not_shadow_a_config_key():
 def test_schema_defaults_pass_their_own_checks():
     args = parse_args([])
     assert all(getattr(args, option.name) == option.default for option in OPTIONS)
+
+
+def test_every_schema_key_is_a_field_of_exactly_one_section():
+    from dataclasses import fields
+
+    from mindcv.config.settings import SECTIONS
+
+    section_fields = [f.name for _, cls in SECTIONS.values() for f in fields(cls) if f.name != "strict_head"]
+    assert sorted(section_fields) == sorted(option.name for option in OPTIONS)
+    assert set(parse_config([]).to_dict()) == set(SCHEMA)
