@@ -124,3 +124,12 @@ def test_every_schema_key_is_a_field_of_exactly_one_section():
     section_fields = [f.name for _, cls in SECTIONS.values() for f in fields(cls) if f.name != "strict_head"]
     assert sorted(section_fields) == sorted(option.name for option in OPTIONS)
     assert set(parse_config([]).to_dict()) == set(SCHEMA)
+
+
+def test_dataset_sink_mode_set_true_says_it_has_no_effect(caplog):
+    with caplog.at_level("WARNING", logger="mindcv"):
+        parse_config([])
+    assert "dataset_sink_mode" not in caplog.text  # the default alone says nothing
+    with caplog.at_level("WARNING", logger="mindcv"):
+        parse_config(["--dataset_sink_mode", "True"])
+    assert "dataset_sink_mode true has no effect" in caplog.text
