@@ -121,6 +121,12 @@ class ModelConfig(_Section):
     # Resolved: a checkpoint head of another size is an error unless num_classes was set (fine-tuning).
     strict_head: bool
 
+    def weights_source(self) -> str:
+        """Where the weights come from: ckpt_path, else the published file's url with pretrained, else ""."""
+        if self.ckpt_path:
+            return self.ckpt_path
+        return get_pretrained_cfg(self.model).url if self.pretrained else ""
+
     def network_kwargs(self) -> Dict[str, Any]:
         """create_model's keyword arguments for the architecture (not the weights)."""
         kwargs = {"num_classes": self.num_classes, "in_channels": self.in_channels}
@@ -191,17 +197,17 @@ class LossConfig(_Section):
     reduction: str
 
 
-# Schema group -> (RunConfig attribute, section class).
+# Schema group -> its section class; the RunConfig attribute has the group's name.
 SECTIONS = {
-    "system": ("system", SystemConfig),
-    "data": ("data", DataConfig),
-    "augmentation": ("augmentation", AugmentationConfig),
-    "model": ("model", ModelConfig),
-    "checkpoint": ("checkpoint", CheckpointConfig),
-    "train": ("train", TrainConfig),
-    "optimizer": ("optimizer", OptimizerConfig),
-    "scheduler": ("scheduler", SchedulerConfig),
-    "loss": ("loss", LossConfig),
+    "system": SystemConfig,
+    "data": DataConfig,
+    "augmentation": AugmentationConfig,
+    "model": ModelConfig,
+    "checkpoint": CheckpointConfig,
+    "train": TrainConfig,
+    "optimizer": OptimizerConfig,
+    "scheduler": SchedulerConfig,
+    "loss": LossConfig,
 }
 # Keys whose default comes from the model's pretrained config (a resolution name sets the size).
 MODEL_DEFAULTED_KEYS = ("image_resize", "crop_pct", "interpolation", "mean", "std")
@@ -227,8 +233,8 @@ class RunConfig:
     def to_dict(self) -> Dict[str, Any]:
         """The config keys with their resolved values (what config.yaml holds, readable by `-c`)."""
         values: Dict[str, Any] = {}
-        for attribute, _ in SECTIONS.values():
-            values.update(asdict(getattr(self, attribute)))
+        for group in SECTIONS:
+            values.update(asdict(getattr(self, group)))
         return {option.name: values[option.name] for option in OPTIONS}
 
     def to_yaml(self) -> str:
@@ -301,7 +307,7 @@ def resolve_config(args: argparse.Namespace, extra_options: Sequence = ()) -> Ru
                         "(MindSpore does not sink data on the CPU)")
     if values["aux_factor"] > 0:
         _logger.warning("aux_factor %g is set, but %s has no auxiliary head: it has no effect", values["aux_factor"], values["model"])
-    sections = {attribute: _section(cls, values) for attribute, cls in SECTIONS.values()}
+    sections = {group: _section(cls, values) for group, cls in SECTIONS.items()}
     options = MappingProxyType({option.name: values[option.name] for option in extra_options})
     return RunConfig(eval=derived, options=options, source=source, **sections)
 

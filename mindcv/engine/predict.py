@@ -194,7 +194,7 @@ def infer(cfg: RunConfig) -> InferenceReport:
     ops = eval_image_ops(cfg.data.dataset, cfg.eval)
     builders.setup_context(cfg.system)
     configure_threads(cfg.system.num_threads)
-    checkpoint = model.ckpt_path or (get_pretrained_cfg(model.model).url if model.pretrained else "")
+    checkpoint = model.weights_source()
     if not checkpoint:
         _logger.warning("neither ckpt_path nor pretrained is set: predicting with freshly initialised weights")
     network = builders.build_model(model, cfg.train.val_amp_level, ema=model.ema, strict_head=True)

@@ -20,7 +20,7 @@ import yaml
 from mindspore.communication import get_local_rank, get_local_rank_size
 
 from ..checkpoint import load_checkpoint
-from ..config import RunConfig
+from ..config import RunConfig, available_cpus
 from ..kernels import set_num_threads
 
 _logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def local_position() -> Tuple[int, int]:
 
 def default_thread_count(local_ranks: int) -> int:
     """The cores this process owns: those it may run on, shared by the job's processes on the host."""
-    return max(1, len(os.sched_getaffinity(0)) // local_ranks)
+    return max(1, available_cpus() // local_ranks)
 
 
 def owned_cores(count: int, local_rank: int) -> List[int]:

@@ -5,11 +5,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from ..config import ModelConfig, Option, RunConfig
+from ..config import Option, RunConfig
 from ..data.dataset_factory import dataset_kind
 from ..deploy.runner import ExportedModel, load_exported
 from ..errors import ConfigError
-from ..models import get_pretrained_cfg
 from . import builders
 from .distributed import init_distributed
 from .evaluate import evaluate
@@ -46,12 +45,6 @@ class ValidationReport:
             f"top-5 {r['top5']:.2%} ({r['correct_top5']}/{r['count']}), loss {r['loss']:.4f}, "
             f"{r['images_per_second']:.1f} images/s"
         )
-
-
-def _weights_source(model: ModelConfig) -> str:
-    if model.ckpt_path:
-        return model.ckpt_path
-    return get_pretrained_cfg(model.model).url if model.pretrained else ""
 
 
 def _check_labels_fit(class_names: List[str], label_count: int, cfg: RunConfig) -> None:
@@ -105,7 +98,7 @@ def validate(cfg: RunConfig) -> ValidationReport:
     indexing = dataset_class_indexing(data.dataset, folder_indexing, data.class_map or None)
     class_names = index_names(indexing, model.num_classes)
     _check_labels_fit(class_names, max((folder_indexing or indexing).values()) + 1, cfg)
-    weights = options["model_file"] or _weights_source(model)
+    weights = options["model_file"] or model.weights_source()
     if not weights:
         _logger.warning("neither ckpt_path nor pretrained is set: validating freshly initialised weights")
     network = exported or builders.build_model(model, cfg.train.val_amp_level, ema=model.ema, strict_head=True)

@@ -121,7 +121,7 @@ def test_every_schema_key_is_a_field_of_exactly_one_section():
 
     from mindcv.config.settings import SECTIONS
 
-    section_fields = [f.name for _, cls in SECTIONS.values() for f in fields(cls) if f.name != "strict_head"]
+    section_fields = [f.name for cls in SECTIONS.values() for f in fields(cls) if f.name != "strict_head"]
     assert sorted(section_fields) == sorted(option.name for option in OPTIONS)
     assert set(parse_config([]).to_dict()) == set(SCHEMA)
 
