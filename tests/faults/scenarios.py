@@ -7,18 +7,23 @@ processes), at most PROCESS_SLOTS training processes at a time, and the tests wa
 import json
 import os
 import random
+import re
 import shlex
 import signal
+import socket
 import subprocess
 import threading
 import time
 from pathlib import Path
+
+import psutil
 
 from fault_helpers import (
     DRIVER, EPOCHS, REPO, RESUME_STEPS, STEP_CHECKPOINT, TIMEOUT_S, assert_same_weights, checkpoint_name, environment,
     logged_steps, resume_args, run_args, start, summary_values, wait_until,
 )
 from mindcv.checkpoint.manager import INDEX_FILE, resume_checkpoint, training_progress
+from tests.engine.engine_helpers import train_args
 
 # Training processes at once: 2 cores, and each MindSpore process takes about 1.5 GB.
 PROCESS_SLOTS = threading.BoundedSemaphore(3)
@@ -159,3 +164,89 @@ def second_signal_exits_at_once(data: Path, workdir: Path) -> None:
     assert code == 128 + signal.SIGINT and took < 5, (code, took, (workdir / "interrupted.err").read_text()[-2000:])
     assert "second SIGINT: exiting at once without a checkpoint" in (save / "train.log").read_text()
     assert not list(save.glob("*.ckpt")) and logged_steps(save / "train.log") == []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _msrun(data: Path, save: Path, logs: Path, *extra: str) -> list:
+    args = train_args(data, save, "--mode", "1", "--distribute", "True", "--batch_size", "4", "--log_interval", "1", *extra)
+    return [
+        "msrun", "--worker_num=2", "--local_worker_num=2", f"--master_port={_free_port()}", "--join=True",
+        f"--log_dir={logs}", str(REPO / "train.py"), *args,
+    ]
+
+
+def _worker(launcher: subprocess.Popen, rank: int) -> psutil.Process:
+    """The msrun worker of `rank` (msrun exports RANK_ID to each)."""
+    for child in psutil.Process(launcher.pid).children():
+        if child.environ().get("RANK_ID") == str(rank) and child.environ().get("MS_ROLE") == "MS_WORKER":
+            return child
+    raise AssertionError(f"no msrun worker with rank {rank}")
+
+
+def _ended(process: psutil.Process) -> bool:
+    """Exited (a zombie until msrun reaps it, which it does only at its own exit)."""
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _stop_lines(save: Path) -> dict:
+    found = {}
+    for log in save.glob("train*.log"):
+        for rank, where in re.findall(r"\[rank (\d)\] WARNING stopped by SIGTERM (after epoch \d+ step \d+/\d+)", log.read_text()):
+            found[int(rank)] = where
+    return found
+
+
+def _checksums(save: Path) -> dict:
+    found = {}
+    for log in save.glob("train*.log"):
+        for rank, digest in re.findall(r"final parameter checksum \(rank (\d) of 2\): (\w+)", log.read_text()):
+            found[int(rank)] = digest
+    return found
+
+
+def sigterm_under_msrun(data: Path, workdir: Path) -> None:
+    """Two msrun workers; rank 1 alone gets SIGTERM. The ranks agree on the step (an AllReduce of the flags
+    every step), rank 0 writes the one checkpoint, the workers end within STOP_DEADLINE_S, and
+    `msrun ... --ckpt_path --resume_opt True` finishes the run with identical ranks."""
+    save = workdir / "ckpt"
+    env = environment()
+    with PROCESS_SLOTS, PROCESS_SLOTS:
+        launcher = subprocess.Popen(_msrun(data, save, workdir / "logs"), cwd=workdir, env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: (1, 2) in logged_steps(save / "train_rank1.log"), launcher, "rank 1's epoch 1 step 2")
+            workers = [_worker(launcher, rank) for rank in (0, 1)]
+            workers[1].send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            wait_until(lambda: all(_ended(worker) for worker in workers), launcher, "the workers' exit")
+            took = time.monotonic() - signalled
+            # msrun SIGKILLs the other workers once one exits non-zero, then waits for its scheduler, which
+            # gives up on them after MindSpore's node timeout (about 30 s): the checkpoint is complete by then.
+            launcher.wait(timeout=TIMEOUT_S)
+        finally:
+            if launcher.poll() is None:
+                launcher.kill()
+                launcher.wait()
+    assert took < STOP_DEADLINE_S, f"the workers ended {took:.1f} s after the signal"
+    stops = _stop_lines(save)
+    assert sorted(stops) == [0, 1] and stops[0] == stops[1], stops
+    done = training_progress(save / STEP_CHECKPOINT)
+    assert stops[0] == f"after epoch {done[0] + 1} step {done[1]}/4", (stops, done)
+    assert sorted(p.name for p in save.glob("*.ckpt")) == [STEP_CHECKPOINT]
+
+    with PROCESS_SLOTS, PROCESS_SLOTS:
+        resumed = subprocess.run(_msrun(data, save, workdir / "logs_resumed", "--ckpt_path", str(save), "--resume_opt", "True"),
+                                 cwd=workdir, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    sums = _checksums(save)
+    assert sorted(sums) == [0, 1] and sums[0] == sums[1], sums
+    log = (save / "train.log").read_text()
+    assert f"resumed from {save / STEP_CHECKPOINT} in epoch {done[0] + 1} after step {done[1]}/4" in log
