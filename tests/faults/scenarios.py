@@ -62,8 +62,8 @@ def kill_chain(data: Path, workdir: Path, mode: int, reference_run) -> None:
     """Interrupt one run at each kill point in turn, each time resuming with the documented command.
 
     SIGKILL after the first step, in the middle of an epoch while writing the next step's checkpoint;
-    right after the last step of an epoch (before validation and the epoch checkpoint); while
-    writing the epoch checkpoint; at a random step of epoch 2 (an external kill -9, its seed
+    after the last step of an epoch, while writing the epoch checkpoint (the resume has no step left
+    in that epoch and must end it); at a random step of epoch 2 (an external kill -9, its seed
     printed). Then SIGTERM in the middle of epoch 3 of a resume without step checkpoints: the
     run must finish its step, write a resumable checkpoint, log the resume command and exit
     with 143 within STOP_DEADLINE_S; that exact command ends the run. Every step state written
@@ -102,13 +102,8 @@ def kill_chain(data: Path, workdir: Path, mode: int, reference_run) -> None:
     assert training_progress(step_file) == (0, 1) and _indexed_epochs(save) == [] and _partial_files(save), what
     assert resume_checkpoint(save) == step_file
 
-    # Saves steps 2 to 4, then dies before validating and writing the epoch checkpoint.
-    interrupted("after_last_step", "after_step_save:3")
-    assert training_progress(step_file) == (0, 4) and _indexed_epochs(save) == [], what
-    assert not _partial_files(save), "the resumed run removes the half-written file"
-
-    # Nothing left to train in epoch 1: ends it (validates in PyNative mode), then dies writing its checkpoint.
-    interrupted("in_epoch_save", "in_save:1")
+    # Saves steps 2 to 4, ends the epoch (validates in PyNative mode), dies writing the epoch checkpoint.
+    interrupted("last_step_then_in_epoch_save", "in_save:4")
     assert not (save / checkpoint_name(1)).exists() and _indexed_epochs(save) == [] and _partial_files(save), what
     assert resume_checkpoint(save) == step_file and training_progress(step_file) == (0, 4), what
 
@@ -133,6 +128,7 @@ def kill_chain(data: Path, workdir: Path, mode: int, reference_run) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     text = log.read_text()
     assert f"resumed from {step_file} in epoch 1 after step 4/{RESUME_STEPS}" in text and f"resumed from {newest} " in text
+    assert not _partial_files(save), "resumed runs remove half-written files"
     reference_save = reference_run.result()
     # Every step checkpoint written: after each step of epoch 1, of epoch 2 until the random kill, SIGTERM's in epoch 3.
     written = sorted(int(path.stem.split("_")[1]) for path in archive.glob("step_*.ckpt"))
@@ -228,13 +224,13 @@ def sigterm_under_msrun(data: Path, workdir: Path) -> None:
             signalled = time.monotonic()
             wait_until(lambda: all(_ended(worker) for worker in workers), launcher, "the workers' exit")
             took = time.monotonic() - signalled
-            # msrun SIGKILLs the other workers once one exits non-zero, then waits for its scheduler, which
-            # gives up on them after MindSpore's node timeout (about 30 s): the checkpoint is complete by then.
-            launcher.wait(timeout=TIMEOUT_S)
-        finally:
-            if launcher.poll() is None:
-                launcher.kill()
-                launcher.wait()
+        except BaseException:
+            launcher.kill()
+            launcher.wait()
+            raise
+    # msrun SIGKILLs the other workers once one exits non-zero, then waits for its scheduler, which
+    # gives up on them after MindSpore's node timeout (about 30 s): the checkpoint is complete by then.
+    launcher.wait(timeout=TIMEOUT_S)
     assert took < STOP_DEADLINE_S, f"the workers ended {took:.1f} s after the signal"
     stops = _stop_lines(save)
     assert sorted(stops) == [0, 1] and stops[0] == stops[1], stops
