@@ -25,8 +25,8 @@ from fault_helpers import (
 from mindcv.checkpoint.manager import INDEX_FILE, resume_checkpoint, training_progress
 from tests.engine.engine_helpers import train_args
 
-# Training processes at once: 2 cores, and each MindSpore process takes about 1.5 GB.
-PROCESS_SLOTS = threading.BoundedSemaphore(3)
+# Training processes at once: one per core (more only add contention: MindSpore threads spin).
+PROCESS_SLOTS = threading.BoundedSemaphore(2)
 STOP_DEADLINE_S = 30
 
 
