@@ -2,39 +2,62 @@
 
 Each function runs its processes one after another and asserts as it goes; conftest.py runs
 them in background threads from the start of the session (they mostly wait for their
-processes), at most PROCESS_SLOTS training processes at a time, and the tests wait for them.
+processes), each training process on a core of its own (CORES), and the tests wait for them.
 """
 import json
 import os
+import queue
 import random
 import re
 import shlex
 import signal
 import socket
 import subprocess
-import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator, Set
 
 import psutil
 
 from fault_helpers import (
     DRIVER, EPOCHS, REPO, RESUME_STEPS, STEP_CHECKPOINT, TIMEOUT_S, assert_same_weights, checkpoint_name, environment,
-    logged_steps, resume_args, run_args, start, summary_values, wait_until,
+    logged_steps, on_cores, resume_args, run_args, start, summary_values, wait_until,
 )
 from mindcv.checkpoint.manager import INDEX_FILE, resume_checkpoint, training_progress
 from tests.engine.engine_helpers import train_args
 
-# Training processes at once: one per core (more only add contention: MindSpore threads spin).
-PROCESS_SLOTS = threading.BoundedSemaphore(2)
+
+
+class _Cores:
+    """Hands out this machine's cores, one per training process (measured on 2 cores: more processes than
+    cores, or processes that share them, cost more CPU time in all and no less wall time)."""
+
+    def __init__(self) -> None:
+        self._free: "queue.Queue[int]" = queue.Queue()
+        for core in sorted(os.sched_getaffinity(0)):
+            self._free.put(core)
+
+    @contextmanager
+    def take(self, count: int = 1) -> Iterator[Set[int]]:
+        cores = {self._free.get() for _ in range(count)}
+        try:
+            yield cores
+        finally:
+            for core in cores:
+                self._free.put(core)
+
+
+CORES = _Cores()
 STOP_DEADLINE_S = 30
 
 
 def reference(data: Path, workdir: Path, mode: int) -> Path:
     """The uninterrupted run; keeps a copy of every step checkpoint in <workdir>/steps. Returns its save dir."""
     save = workdir / "ckpt"
-    with PROCESS_SLOTS:
-        process = start(DRIVER, run_args(data, save, mode), workdir, "reference", environment(MINDCV_FAULT_ARCHIVE=str(workdir / "steps")))
+    with CORES.take() as cores:
+        process = start(DRIVER, run_args(data, save, mode), workdir, "reference",
+                        environment(MINDCV_FAULT_ARCHIVE=str(workdir / "steps")), cores)
         code = process.wait(timeout=TIMEOUT_S)
     assert code == 0, f"reference: exit code {code}\n" + (workdir / "reference.err").read_text()[-3000:]
     return save
@@ -84,8 +107,8 @@ def kill_chain(data: Path, workdir: Path, mode: int, reference_run) -> None:
         """Run a link until it dies; return the seconds from an external signal to its exit."""
         args = resume_args(data, save, mode, *extra) if resume else run_args(data, save, mode)
         env = environment(MINDCV_FAULT_ARCHIVE=str(archive), MINDCV_FAULT=fault)
-        with PROCESS_SLOTS:
-            process = start(DRIVER, args, workdir, name, env)
+        with CORES.take() as cores:
+            process = start(DRIVER, args, workdir, name, env, cores)
             if signal_at:
                 try:
                     wait_until(lambda: signal_at in logged_steps(log), process, f"{name}: epoch/step {signal_at}")
@@ -123,8 +146,9 @@ def kill_chain(data: Path, workdir: Path, mode: int, reference_run) -> None:
     command = shlex.split(command.removeprefix("resume with: "))
     assert command[1] == str(REPO / "train.py") and command[-4:] == ["--ckpt_path", str(save), "--resume_opt", "True"]
 
-    with PROCESS_SLOTS:
-        done = subprocess.run(command, cwd=workdir, env=environment(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    with CORES.take() as cores:
+        done = subprocess.run(command, cwd=workdir, env=environment(), capture_output=True, text=True, timeout=TIMEOUT_S,
+                              preexec_fn=on_cores(cores))
     assert done.returncode == 0, done.stderr[-3000:]
     text = log.read_text()
     assert f"resumed from {step_file} in epoch 1 after step 4/{RESUME_STEPS}" in text and f"resumed from {newest} " in text
@@ -145,8 +169,8 @@ def kill_chain(data: Path, workdir: Path, mode: int, reference_run) -> None:
 def second_signal_exits_at_once(data: Path, workdir: Path) -> None:
     """A second SIGINT, while the first step still compiles, ends the run at once (exit 130) without a checkpoint."""
     save = workdir / "ckpt"
-    with PROCESS_SLOTS:
-        process = start(REPO / "train.py", run_args(data, save, 0), workdir, "interrupted")
+    with CORES.take() as cores:
+        process = start(REPO / "train.py", run_args(data, save, 0), workdir, "interrupted", cores=cores)
         try:
             log = save / "train.log"
             wait_until(lambda: log.is_file() and "training mobilenet" in log.read_text(), process, "the start of training")
@@ -214,9 +238,9 @@ def sigterm_under_msrun(data: Path, workdir: Path) -> None:
     `msrun ... --ckpt_path --resume_opt True` finishes the run with identical ranks."""
     save = workdir / "ckpt"
     env = environment()
-    with PROCESS_SLOTS, PROCESS_SLOTS:
+    with CORES.take(2) as cores:
         launcher = subprocess.Popen(_msrun(data, save, workdir / "logs"), cwd=workdir, env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=on_cores(cores))
         try:
             wait_until(lambda: (1, 2) in logged_steps(save / "train_rank1.log"), launcher, "rank 1's epoch 1 step 2")
             workers = [_worker(launcher, rank) for rank in (0, 1)]
@@ -238,8 +262,9 @@ def sigterm_under_msrun(data: Path, workdir: Path) -> None:
     assert stops[0] == f"after epoch {done[0] + 1} step {done[1]}/4", (stops, done)
     assert sorted(p.name for p in save.glob("*.ckpt")) == [STEP_CHECKPOINT]
 
-    with PROCESS_SLOTS, PROCESS_SLOTS:
+    with CORES.take(2) as cores:
         resumed = subprocess.run(_msrun(data, save, workdir / "logs_resumed", "--ckpt_path", str(save), "--resume_opt", "True"),
+                                 preexec_fn=on_cores(cores),
                                  cwd=workdir, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     sums = _checksums(save)
