@@ -145,6 +145,13 @@ def parameters_checksum(network: ms.nn.Cell) -> str:
 def _resume(step: TrainStep, path: Path, steps_per_epoch: int) -> Tuple[int, int, EpochProgress]:
     """Load the whole training state into `step`: (finished epochs, steps done in the next, its progress)."""
     entries = read_train_state(path)
+    done = int(entries["step_in_epoch"].asnumpy()) if "step_in_epoch" in entries else 0
+    saved_steps = int(entries["steps_per_epoch"].asnumpy()) if done else steps_per_epoch
+    if saved_steps != steps_per_epoch:
+        raise CheckpointError(
+            f"{path}: saved after step {done} of an epoch of {saved_steps} steps, but this run has {steps_per_epoch} steps "
+            "per epoch (batch_size, data or number of processes changed): resume from an epoch checkpoint instead"
+        )
     # The LR table is rebuilt from the config (a resumed run may extend epoch_size); global_step indexes it.
     entries.pop("learning_rate", None)
     shapes = {p.name: tuple(p.shape) for p in step.get_parameters()}
@@ -161,13 +168,6 @@ def _resume(step: TrainStep, path: Path, steps_per_epoch: int) -> Tuple[int, int
     if missing:
         raise CheckpointError(f"{path}: cannot resume this run: the checkpoint lacks {len(missing)} values (e.g. {missing[0]}); "
                               "were model, optimizer, EMA or accumulation settings changed?")
-    done = int(entries["step_in_epoch"].asnumpy()) if "step_in_epoch" in entries else 0
-    saved_steps = int(entries["steps_per_epoch"].asnumpy()) if done else steps_per_epoch
-    if saved_steps != steps_per_epoch:
-        raise CheckpointError(
-            f"{path}: saved after step {done} of an epoch of {saved_steps} steps, but this run has {steps_per_epoch} steps "
-            "per epoch (batch_size, data or number of processes changed): resume from an epoch checkpoint instead"
-        )
     params = {k: v for k, v in entries.items() if isinstance(v, ms.Parameter)}
     ms.load_param_into_net(step, params)
     epoch = int(entries["epoch_num"].asnumpy())
