@@ -279,7 +279,7 @@ def train(args: argparse.Namespace, command: Optional[Sequence[str]] = None) -> 
                 progress.add(loss_value)
                 bar.update(1)
                 if (index + 1) % args.log_interval == 0:
-                    bar.set_postfix(loss=f"{loss_value:.4f}")
+                    bar.set_postfix(loss=f"{progress.mean_loss:.4f}")
                     _logger.info("epoch %d step %d/%d loss %.4f scale %g", epoch + 1, index + 1, steps_per_epoch, loss_value, float(scale.asnumpy()))
                 signal_number = stop.agreed()
                 if signal_number or (save_every and (epoch * steps_per_epoch + index + 1) % save_every == 0):
