@@ -36,35 +36,6 @@ def check_shards(num_shards: Optional[int], shard_id: Optional[int]) -> None:
         raise ConfigError(f"num_shards={num_shards}, shard_id={shard_id}: need 0 <= shard_id < num_shards")
 
 
-class RepeatAugSampler(ds.Sampler):
-    """Repeated augmentation (Hoffer et al. 2020; DeiT): each epoch draws a permutation,
-    repeats every index `num_repeats` times in a row and deals the result to the ranks
-    in turn, so the copies of one image land on different ranks (and get different
-    augmentations). Each rank still reads ceil(num_rows / num_shards) samples per epoch.
-    The permutation of epoch e comes from (dataset seed, e), the same on all ranks (see `epoch_plan`).
-    """
-
-    def __init__(self, num_rows: int, num_repeats: int, num_shards: int = 1, shard_id: int = 0, shuffle: bool = True):
-        self.num_rows = num_rows
-        self.num_repeats = num_repeats
-        self.num_shards = num_shards
-        self.shard_id = shard_id
-        self.shuffle = shuffle
-        self.per_shard = math.ceil(num_rows / num_shards)
-        self.seed = ds.config.get_seed()
-        self.epoch = 0
-        super().__init__()  # reads len(self)
-
-    def __iter__(self) -> Iterator[int]:
-        plan = epoch_plan(self.num_rows, self.seed, self.epoch, self.shuffle, self.num_shards, self.shard_id,
-                          num_aug_repeats=self.num_repeats)
-        self.epoch += 1
-        return iter(plan.rows.tolist())
-
-    def __len__(self) -> int:
-        return self.per_shard
-
-
 @dataclass(frozen=True)
 class EpochPlan:
     """What one rank reads in one training epoch: dataset rows in order, and an augmentation seed per row."""
@@ -103,6 +74,35 @@ def epoch_plan(
     take = slice(shard_id, None, num_shards)
     count = per_shard if num_samples is None else min(per_shard, num_samples)
     return EpochPlan(slots[take][:count], seeds[take][:count])
+
+
+class RepeatAugSampler(ds.Sampler):
+    """Repeated augmentation (Hoffer et al. 2020; DeiT): each epoch draws a permutation,
+    repeats every index `num_repeats` times in a row and deals the result to the ranks
+    in turn, so the copies of one image land on different ranks (and get different
+    augmentations). Each rank still reads ceil(num_rows / num_shards) samples per epoch.
+    The permutation of epoch e comes from (dataset seed, e), the same on all ranks (see `epoch_plan`).
+    """
+
+    def __init__(self, num_rows: int, num_repeats: int, num_shards: int = 1, shard_id: int = 0, shuffle: bool = True):
+        self.num_rows = num_rows
+        self.num_repeats = num_repeats
+        self.num_shards = num_shards
+        self.shard_id = shard_id
+        self.shuffle = shuffle
+        self.per_shard = math.ceil(num_rows / num_shards)
+        self.seed = ds.config.get_seed()
+        self.epoch = 0
+        super().__init__()  # reads len(self)
+
+    def __iter__(self) -> Iterator[int]:
+        plan = epoch_plan(self.num_rows, self.seed, self.epoch, self.shuffle, self.num_shards, self.shard_id,
+                          num_aug_repeats=self.num_repeats)
+        self.epoch += 1
+        return iter(plan.rows.tolist())
+
+    def __len__(self) -> int:
+        return self.per_shard
 
 
 def sampling_kwargs(

@@ -114,11 +114,6 @@ class StopRequest:
             _logger.warning("second %s: exiting at once without a checkpoint", name)
             os._exit(128 + number)
 
-    @property
-    def requested(self) -> bool:
-        """Whether this process received a stop signal."""
-        return self.signal_number != 0
-
     def agreed(self) -> int:
         """The signal number to stop on now (0: go on): the same on every rank. A collective with several ranks."""
         if self._all_reduce is None:

@@ -146,6 +146,13 @@ def parameters_checksum(network: ms.nn.Cell) -> str:
 def _resume(step: TrainStep, path: Path, steps_per_epoch: int) -> Tuple[int, int, EpochProgress]:
     """Load the whole training state into `step`: (finished epochs, steps done in the next, its progress)."""
     entries = read_train_state(path)
+    done = int(entries["step_in_epoch"].asnumpy()) if "step_in_epoch" in entries else 0
+    saved_steps = int(entries["steps_per_epoch"].asnumpy()) if done else steps_per_epoch
+    if saved_steps != steps_per_epoch:
+        raise CheckpointError(
+            f"{path}: saved after step {done} of an epoch of {saved_steps} steps, but this run has {steps_per_epoch} steps "
+            "per epoch (batch_size, data or number of processes changed): resume from an epoch checkpoint instead"
+        )
     # The LR table is rebuilt from the config (a resumed run may extend epoch_size); global_step indexes it.
     entries.pop("learning_rate", None)
     shapes = {p.name: tuple(p.shape) for p in step.get_parameters()}
@@ -162,13 +169,6 @@ def _resume(step: TrainStep, path: Path, steps_per_epoch: int) -> Tuple[int, int
     if missing:
         raise CheckpointError(f"{path}: cannot resume this run: the checkpoint lacks {len(missing)} values (e.g. {missing[0]}); "
                               "were model, optimizer, EMA or accumulation settings changed?")
-    done = int(entries["step_in_epoch"].asnumpy()) if "step_in_epoch" in entries else 0
-    saved_steps = int(entries["steps_per_epoch"].asnumpy()) if done else steps_per_epoch
-    if saved_steps != steps_per_epoch:
-        raise CheckpointError(
-            f"{path}: saved after step {done} of an epoch of {saved_steps} steps, but this run has {steps_per_epoch} steps "
-            "per epoch (batch_size, data or number of processes changed): resume from an epoch checkpoint instead"
-        )
     params = {k: v for k, v in entries.items() if isinstance(v, ms.Parameter)}
     ms.load_param_into_net(step, params)
     epoch = int(entries["epoch_num"].asnumpy())
@@ -281,7 +281,7 @@ def train(cfg: RunConfig, command: Optional[Sequence[str]] = None) -> Dict[str, 
                 progress.add(loss_value)
                 bar.update(1)
                 if (index + 1) % system.log_interval == 0:
-                    bar.set_postfix(loss=f"{loss_value:.4f}")
+                    bar.set_postfix(loss=f"{progress.mean_loss:.4f}")
                     _logger.info("epoch %d step %d/%d loss %.4f scale %g", epoch + 1, index + 1, steps_per_epoch, loss_value, float(scale.asnumpy()))
                 signal_number = stop.agreed()
                 if signal_number or (save_every and (epoch * steps_per_epoch + index + 1) % save_every == 0):

@@ -4,6 +4,7 @@ import pytest
 from datahelpers import write_images
 
 from mindcv.data import create_dataset, create_loader, create_transforms
+from mindcv.data.sharding import epoch_plan
 from mindcv.errors import ConfigError
 
 COUNTS = {"a": 5, "b": 5, "c": 4}
@@ -77,3 +78,26 @@ def test_default_transform_is_imagenet_eval_at_224(folder):
 def test_bad_batch_size(folder):
     with pytest.raises(ConfigError, match="batch_size=0"):
         create_loader(create_dataset("imagenet", folder, "train"), 0)
+
+
+def _seeded_batches(root, plan, first: int = 0, workers: int = 1) -> list:
+    transform = create_transforms("imagenet", image_resize=32, is_training=True, color_jitter=0.4, re_prob=0.25)
+    rows, seeds = plan.rows[first:], plan.seeds[first:]
+    dataset = create_dataset("imagenet", root, "train", rows=rows)
+    loader = create_loader(dataset, 4, drop_remainder=True, is_training=True, transform=transform, mixup=0.2,
+                           num_classes=3, num_parallel_workers=workers, sample_seeds=seeds)
+    return list(loader.create_tuple_iterator(output_numpy=True, num_epochs=1))
+
+
+def test_seeded_batches_do_not_depend_on_the_rows_before_them_or_the_workers(folder):
+    """What mid-epoch resume needs: batch k is the same when the pipeline starts at batch k, and with 2 workers."""
+    plan = epoch_plan(14, seed=3, epoch=1)
+    full = _seeded_batches(folder, plan)
+    assert len(full) == 3
+    for whole, resumed in zip(full[1:], _seeded_batches(folder, plan, first=4)):
+        np.testing.assert_array_equal(whole[0], resumed[0])
+        np.testing.assert_array_equal(whole[1], resumed[1])
+    for one, two in zip(full, _seeded_batches(folder, plan, workers=2)):
+        np.testing.assert_array_equal(one[0], two[0])
+    other = _seeded_batches(folder, epoch_plan(14, seed=3, epoch=2))
+    assert not np.array_equal(full[0][0], other[0][0])

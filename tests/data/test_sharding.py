@@ -1,10 +1,11 @@
 from collections import Counter
 
+import numpy as np
 import pytest
 from datahelpers import read_raw, write_images
 
 from mindcv.data import create_dataset
-from mindcv.data.sharding import RepeatAugSampler
+from mindcv.data.sharding import RepeatAugSampler, epoch_plan
 
 
 def _shards(root, num_shards, **kwargs):
@@ -62,3 +63,25 @@ def test_repeated_augmentation_through_create_dataset(tmp_path, seeded):
     dataset = create_dataset("imagenet", tmp_path, "train", num_aug_repeats=3)
     rows = [data for data, _ in read_raw(dataset)]
     assert len(rows) == 6 and max(Counter(rows).values()) == 3
+
+
+def test_epoch_plans_are_disjoint_equal_shards_of_a_permutation_seeded_by_seed_and_epoch():
+    plans = [epoch_plan(25, seed=7, epoch=2, num_shards=4, shard_id=rank) for rank in range(4)]
+    assert [len(plan.rows) for plan in plans] == [7, 7, 7, 7]
+    dealt = np.concatenate([plan.rows for plan in plans])
+    assert set(dealt) == set(range(25)) and len(dealt) == 28  # 3 rows repeated to pad the last shards
+    again = epoch_plan(25, seed=7, epoch=2, num_shards=4, shard_id=1)
+    np.testing.assert_array_equal(again.rows, plans[1].rows)
+    np.testing.assert_array_equal(again.seeds, plans[1].seeds)
+    assert not np.array_equal(epoch_plan(25, seed=7, epoch=3, num_shards=4, shard_id=1).rows, plans[1].rows)
+    seeds = np.concatenate([plan.seeds for plan in plans])
+    assert seeds.dtype == np.uint32 and len(set(seeds)) == len(seeds)  # the padding copies get seeds of their own
+    np.testing.assert_array_equal(epoch_plan(10, 1, 0, shuffle=False).rows, np.arange(10))
+    assert len(epoch_plan(25, seed=7, epoch=2, num_samples=5).rows) == 5
+
+
+def test_rows_reads_exactly_those_rows_in_that_order(tmp_path):
+    write_images(tmp_path / "train", {"a": 3, "b": 4})
+    everything = read_raw(create_dataset("imagenet", tmp_path, "train", shuffle=False))
+    chosen = read_raw(create_dataset("imagenet", tmp_path, "train", rows=[5, 0, 6, 5]))
+    assert chosen == [everything[5], everything[0], everything[6], everything[5]]

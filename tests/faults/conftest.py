@@ -8,7 +8,7 @@ from fault_helpers import Background
 from tests.engine.engine_helpers import write_image_folder
 
 # Session fixtures that run in the background from the first test on; see _start_background_scenarios.
-BACKGROUND = ("references", "kill_chains", "second_signal")
+BACKGROUND = ("references", "kill_chains", "second_signal", "msrun_stop")
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +37,11 @@ def kill_chains(resume_data, references, tmp_path_factory) -> Dict[int, Backgrou
 @pytest.fixture(scope="session")
 def second_signal(resume_data, tmp_path_factory) -> Background:
     return Background(scenarios.second_signal_exits_at_once, resume_data, tmp_path_factory.mktemp("second_signal"))
+
+
+@pytest.fixture(scope="session")
+def msrun_stop(resume_data, tmp_path_factory) -> Background:
+    return Background(scenarios.sigterm_under_msrun, resume_data, tmp_path_factory.mktemp("msrun_stop"))
 
 
 @pytest.fixture(scope="session", autouse=True)

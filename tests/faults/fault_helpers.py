@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Set
 
 import mindspore as ms
 import numpy as np
@@ -60,11 +60,20 @@ def environment(compile_cache: Optional[Path] = None, **extra: str) -> Dict[str,
     return env
 
 
-def start(script: Path, args: List[str], workdir: Path, name: str, env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
-    """Launch `python script args` in `workdir`; stdout and stderr go to files named after `name`."""
+def on_cores(cores: Optional[Set[int]]) -> Optional[Callable[[], None]]:
+    """A `preexec_fn` that keeps a process (and every thread it starts) on `cores`."""
+    return None if not cores else lambda: os.sched_setaffinity(0, cores)
+
+
+def start(
+    script: Path, args: List[str], workdir: Path, name: str, env: Optional[Dict[str, str]] = None,
+    cores: Optional[Set[int]] = None,
+) -> subprocess.Popen:
+    """Launch `python script args` in `workdir` (on `cores`); stdout and stderr go to files named after `name`."""
     workdir.mkdir(parents=True, exist_ok=True)
     with open(workdir / f"{name}.out", "w") as out, open(workdir / f"{name}.err", "w") as err:
-        return subprocess.Popen([sys.executable, str(script), *args], cwd=workdir, env=env or environment(), stdout=out, stderr=err)
+        return subprocess.Popen([sys.executable, str(script), *args], cwd=workdir, env=env or environment(), stdout=out,
+                                stderr=err, preexec_fn=on_cores(cores))
 
 
 def finish(process: subprocess.Popen, workdir: Path, name: str) -> str:

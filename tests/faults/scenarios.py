@@ -2,34 +2,62 @@
 
 Each function runs its processes one after another and asserts as it goes; conftest.py runs
 them in background threads from the start of the session (they mostly wait for their
-processes), at most PROCESS_SLOTS training processes at a time, and the tests wait for them.
+processes), each training process on a core of its own (CORES), and the tests wait for them.
 """
 import json
 import os
+import queue
 import random
+import re
 import shlex
 import signal
+import socket
 import subprocess
-import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator, Set
+
+import psutil
 
 from fault_helpers import (
     DRIVER, EPOCHS, REPO, RESUME_STEPS, STEP_CHECKPOINT, TIMEOUT_S, assert_same_weights, checkpoint_name, environment,
-    logged_steps, resume_args, run_args, start, summary_values, wait_until,
+    logged_steps, on_cores, resume_args, run_args, start, summary_values, wait_until,
 )
 from mindcv.checkpoint.manager import INDEX_FILE, resume_checkpoint, training_progress
+from tests.engine.engine_helpers import train_args
 
-# Training processes at once: 2 cores, and each MindSpore process takes about 1.5 GB.
-PROCESS_SLOTS = threading.BoundedSemaphore(3)
+
+
+class _Cores:
+    """Hands out this machine's cores, one per training process (measured on 2 cores: more processes than
+    cores, or processes that share them, cost more CPU time in all and no less wall time)."""
+
+    def __init__(self) -> None:
+        self._free: "queue.Queue[int]" = queue.Queue()
+        for core in sorted(os.sched_getaffinity(0)):
+            self._free.put(core)
+
+    @contextmanager
+    def take(self, count: int = 1) -> Iterator[Set[int]]:
+        cores = {self._free.get() for _ in range(count)}
+        try:
+            yield cores
+        finally:
+            for core in cores:
+                self._free.put(core)
+
+
+CORES = _Cores()
 STOP_DEADLINE_S = 30
 
 
 def reference(data: Path, workdir: Path, mode: int) -> Path:
     """The uninterrupted run; keeps a copy of every step checkpoint in <workdir>/steps. Returns its save dir."""
     save = workdir / "ckpt"
-    with PROCESS_SLOTS:
-        process = start(DRIVER, run_args(data, save, mode), workdir, "reference", environment(MINDCV_FAULT_ARCHIVE=str(workdir / "steps")))
+    with CORES.take() as cores:
+        process = start(DRIVER, run_args(data, save, mode), workdir, "reference",
+                        environment(MINDCV_FAULT_ARCHIVE=str(workdir / "steps")), cores)
         code = process.wait(timeout=TIMEOUT_S)
     assert code == 0, f"reference: exit code {code}\n" + (workdir / "reference.err").read_text()[-3000:]
     return save
@@ -57,8 +85,8 @@ def kill_chain(data: Path, workdir: Path, mode: int, reference_run) -> None:
     """Interrupt one run at each kill point in turn, each time resuming with the documented command.
 
     SIGKILL after the first step, in the middle of an epoch while writing the next step's checkpoint;
-    right after the last step of an epoch (before validation and the epoch checkpoint); while
-    writing the epoch checkpoint; at a random step of epoch 2 (an external kill -9, its seed
+    after the last step of an epoch, while writing the epoch checkpoint (the resume has no step left
+    in that epoch and must end it); at a random step of epoch 2 (an external kill -9, its seed
     printed). Then SIGTERM in the middle of epoch 3 of a resume without step checkpoints: the
     run must finish its step, write a resumable checkpoint, log the resume command and exit
     with 143 within STOP_DEADLINE_S; that exact command ends the run. Every step state written
@@ -79,8 +107,8 @@ def kill_chain(data: Path, workdir: Path, mode: int, reference_run) -> None:
         """Run a link until it dies; return the seconds from an external signal to its exit."""
         args = resume_args(data, save, mode, *extra) if resume else run_args(data, save, mode)
         env = environment(MINDCV_FAULT_ARCHIVE=str(archive), MINDCV_FAULT=fault)
-        with PROCESS_SLOTS:
-            process = start(DRIVER, args, workdir, name, env)
+        with CORES.take() as cores:
+            process = start(DRIVER, args, workdir, name, env, cores)
             if signal_at:
                 try:
                     wait_until(lambda: signal_at in logged_steps(log), process, f"{name}: epoch/step {signal_at}")
@@ -97,13 +125,8 @@ def kill_chain(data: Path, workdir: Path, mode: int, reference_run) -> None:
     assert training_progress(step_file) == (0, 1) and _indexed_epochs(save) == [] and _partial_files(save), what
     assert resume_checkpoint(save) == step_file
 
-    # Saves steps 2 to 4, then dies before validating and writing the epoch checkpoint.
-    interrupted("after_last_step", "after_step_save:3")
-    assert training_progress(step_file) == (0, 4) and _indexed_epochs(save) == [], what
-    assert not _partial_files(save), "the resumed run removes the half-written file"
-
-    # Nothing left to train in epoch 1: ends it (validates in PyNative mode), then dies writing its checkpoint.
-    interrupted("in_epoch_save", "in_save:1")
+    # Saves steps 2 to 4, ends the epoch (validates in PyNative mode), dies writing the epoch checkpoint.
+    interrupted("last_step_then_in_epoch_save", "in_save:4")
     assert not (save / checkpoint_name(1)).exists() and _indexed_epochs(save) == [] and _partial_files(save), what
     assert resume_checkpoint(save) == step_file and training_progress(step_file) == (0, 4), what
 
@@ -123,11 +146,13 @@ def kill_chain(data: Path, workdir: Path, mode: int, reference_run) -> None:
     command = shlex.split(command.removeprefix("resume with: "))
     assert command[1] == str(REPO / "train.py") and command[-4:] == ["--ckpt_path", str(save), "--resume_opt", "True"]
 
-    with PROCESS_SLOTS:
-        done = subprocess.run(command, cwd=workdir, env=environment(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    with CORES.take() as cores:
+        done = subprocess.run(command, cwd=workdir, env=environment(), capture_output=True, text=True, timeout=TIMEOUT_S,
+                              preexec_fn=on_cores(cores))
     assert done.returncode == 0, done.stderr[-3000:]
     text = log.read_text()
     assert f"resumed from {step_file} in epoch 1 after step 4/{RESUME_STEPS}" in text and f"resumed from {newest} " in text
+    assert not _partial_files(save), "resumed runs remove half-written files"
     reference_save = reference_run.result()
     # Every step checkpoint written: after each step of epoch 1, of epoch 2 until the random kill, SIGTERM's in epoch 3.
     written = sorted(int(path.stem.split("_")[1]) for path in archive.glob("step_*.ckpt"))
@@ -144,8 +169,8 @@ def kill_chain(data: Path, workdir: Path, mode: int, reference_run) -> None:
 def second_signal_exits_at_once(data: Path, workdir: Path) -> None:
     """A second SIGINT, while the first step still compiles, ends the run at once (exit 130) without a checkpoint."""
     save = workdir / "ckpt"
-    with PROCESS_SLOTS:
-        process = start(REPO / "train.py", run_args(data, save, 0), workdir, "interrupted")
+    with CORES.take() as cores:
+        process = start(REPO / "train.py", run_args(data, save, 0), workdir, "interrupted", cores=cores)
         try:
             log = save / "train.log"
             wait_until(lambda: log.is_file() and "training mobilenet" in log.read_text(), process, "the start of training")
@@ -159,3 +184,90 @@ def second_signal_exits_at_once(data: Path, workdir: Path) -> None:
     assert code == 128 + signal.SIGINT and took < 5, (code, took, (workdir / "interrupted.err").read_text()[-2000:])
     assert "second SIGINT: exiting at once without a checkpoint" in (save / "train.log").read_text()
     assert not list(save.glob("*.ckpt")) and logged_steps(save / "train.log") == []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _msrun(data: Path, save: Path, logs: Path, *extra: str) -> list:
+    args = train_args(data, save, "--mode", "1", "--distribute", "True", "--batch_size", "4", "--log_interval", "1", *extra)
+    return [
+        "msrun", "--worker_num=2", "--local_worker_num=2", f"--master_port={_free_port()}", "--join=True",
+        f"--log_dir={logs}", str(REPO / "train.py"), *args,
+    ]
+
+
+def _worker(launcher: subprocess.Popen, rank: int) -> psutil.Process:
+    """The msrun worker of `rank` (msrun exports RANK_ID to each)."""
+    for child in psutil.Process(launcher.pid).children():
+        if child.environ().get("RANK_ID") == str(rank) and child.environ().get("MS_ROLE") == "MS_WORKER":
+            return child
+    raise AssertionError(f"no msrun worker with rank {rank}")
+
+
+def _ended(process: psutil.Process) -> bool:
+    """Exited (a zombie until msrun reaps it, which it does only at its own exit)."""
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _stop_lines(save: Path) -> dict:
+    found = {}
+    for log in save.glob("train*.log"):
+        for rank, where in re.findall(r"\[rank (\d)\] WARNING stopped by SIGTERM (after epoch \d+ step \d+/\d+)", log.read_text()):
+            found[int(rank)] = where
+    return found
+
+
+def _checksums(save: Path) -> dict:
+    found = {}
+    for log in save.glob("train*.log"):
+        for rank, digest in re.findall(r"final parameter checksum \(rank (\d) of 2\): (\w+)", log.read_text()):
+            found[int(rank)] = digest
+    return found
+
+
+def sigterm_under_msrun(data: Path, workdir: Path) -> None:
+    """Two msrun workers; rank 1 alone gets SIGTERM. The ranks agree on the step (an AllReduce of the flags
+    every step), rank 0 writes the one checkpoint, the workers end within STOP_DEADLINE_S, and
+    `msrun ... --ckpt_path --resume_opt True` finishes the run with identical ranks."""
+    save = workdir / "ckpt"
+    env = environment()
+    with CORES.take(2) as cores:
+        launcher = subprocess.Popen(_msrun(data, save, workdir / "logs"), cwd=workdir, env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=on_cores(cores))
+        try:
+            wait_until(lambda: (1, 2) in logged_steps(save / "train_rank1.log"), launcher, "rank 1's epoch 1 step 2")
+            workers = [_worker(launcher, rank) for rank in (0, 1)]
+            workers[1].send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            wait_until(lambda: all(_ended(worker) for worker in workers), launcher, "the workers' exit")
+            took = time.monotonic() - signalled
+        except BaseException:
+            launcher.kill()
+            launcher.wait()
+            raise
+    # msrun SIGKILLs the other workers once one exits non-zero, then waits for its scheduler, which
+    # gives up on them after MindSpore's node timeout (about 30 s): the checkpoint is complete by then.
+    launcher.wait(timeout=TIMEOUT_S)
+    assert took < STOP_DEADLINE_S, f"the workers ended {took:.1f} s after the signal"
+    stops = _stop_lines(save)
+    assert sorted(stops) == [0, 1] and stops[0] == stops[1], stops
+    done = training_progress(save / STEP_CHECKPOINT)
+    assert stops[0] == f"after epoch {done[0] + 1} step {done[1]}/4", (stops, done)
+    assert sorted(p.name for p in save.glob("*.ckpt")) == [STEP_CHECKPOINT]
+
+    with CORES.take(2) as cores:
+        resumed = subprocess.run(_msrun(data, save, workdir / "logs_resumed", "--ckpt_path", str(save), "--resume_opt", "True"),
+                                 preexec_fn=on_cores(cores),
+                                 cwd=workdir, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    sums = _checksums(save)
+    assert sorted(sums) == [0, 1] and sums[0] == sums[1], sums
+    log = (save / "train.log").read_text()
+    assert f"resumed from {save / STEP_CHECKPOINT} in epoch {done[0] + 1} after step {done[1]}/4" in log

@@ -152,3 +152,12 @@ def test_resume_from_a_folder_without_checkpoints(inputs, tmp_path, capsys):
     empty.mkdir()
     error = _train_error(train_args(inputs["data"], tmp_path / "s", "--ckpt_path", str(empty), "--resume_opt", "True"), capsys)
     assert f"{empty}: no checkpoint to resume from" in error
+
+
+def test_resuming_a_mid_epoch_checkpoint_with_another_number_of_steps(inputs, tmp_path, capsys):
+    step_state = CheckpointManager(tmp_path / "run", MODEL).save_step(mindcv.create_model(MODEL, num_classes=4), 0, 3, 10)
+    error = _train_error(train_args(inputs["data"], tmp_path / "s", "--ckpt_path", str(step_state), "--resume_opt", "True"), capsys)
+    assert error == (
+        f"error: {step_state}: saved after step 3 of an epoch of 10 steps, but this run has 2 steps per epoch "
+        "(batch_size, data or number of processes changed): resume from an epoch checkpoint instead"
+    )

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import mindcv
-from mindcv.models import MobileNetV2, make_divisible
+from mindcv.models import MobileNetV2, make_divisible, seed_dropout
 
 DATA = Path(__file__).parent / "data"
 
@@ -131,3 +131,21 @@ def test_bad_constructor_arguments():
         MobileNetV2(0)
     with pytest.raises(ValueError, match="in_channels"):
         MobileNetV2(1.0, in_channels=0)
+
+
+@pytest.mark.parametrize("mode", [ms.GRAPH_MODE, ms.PYNATIVE_MODE], ids=["graph", "pynative"])
+def test_dropout_masks_depend_on_the_key_alone(mode):
+    """seed_dropout(key) before a step makes its masks repeat, whatever ran before (resume needs that)."""
+    ms.set_context(mode=mode)
+    network = mindcv.create_model("mobilenet_v2_035", num_classes=4, drop_rate=0.5)
+    network.set_train(True)
+    x = ms.Tensor(np.random.default_rng(1).standard_normal((2, 3, 32, 32)), ms.float32)
+    seed_dropout(11)
+    first, second = network(x).asnumpy(), network(x).asnumpy()
+    assert not np.array_equal(first, second)  # a new mask per call
+    seed_dropout(12)
+    other = network(x).asnumpy()
+    seed_dropout(11)
+    np.testing.assert_array_equal(network(x).asnumpy(), first)
+    np.testing.assert_array_equal(network(x).asnumpy(), second)
+    assert not np.array_equal(other, first)
