@@ -6,18 +6,21 @@
 
 Suites: train (full graph-mode train step with optimizer), infer (network, exported
 MINDIR and ONNX; batch 1 is latency), data (training pipeline), e2e (train.py on the
-embedded dataset, 1 process and 2 under msrun). Peers: PyTorch NCHW and channels_last,
+embedded dataset, 1 process and 2 under msrun), tta (time to accuracy: train.py on
+benchmarks/tta_fashion_mnist.yaml against a plain PyTorch loop, 4 epochs on a 10,000-image
+Fashion-MNIST split built from --fashion_mnist). Peers: PyTorch NCHW and channels_last,
 PIL for data, MindCV 0.3.0 when --mindcv030-venv is given. Results: one CSV per suite
 and summary.md in --out. See benchmarks/README.md.
 """
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from benchmarks import report, suites
+from benchmarks import report, suites, tta
 
-SUITES = ("train", "infer", "data", "e2e")
+SUITES = ("train", "infer", "data", "e2e", "tta")
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -38,15 +41,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="onnxruntime intra-op threads of the ONNX columns (default 0: onnxruntime's, one per core)")
     parser.add_argument("--jit_level", default="O0", choices=("O0", "O1", "O2"), help="graph-mode jit level for mindcv")
     parser.add_argument("--msrun", action=argparse.BooleanOptionalAction, default=True, help="e2e: also 2 processes under msrun")
+    parser.add_argument("--tta_rounds", type=int, default=2, help="tta: rounds of both runs, the order alternating")
+    parser.add_argument("--fashion_mnist", type=Path, default=tta.DEFAULT_SOURCE,
+                        help="tta: folder with Fashion-MNIST's train-images/labels IDX files")
     parser.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False,
                         help="smoke run: mobilenet_v2_100 at batch 2 and 64 px, 1 round of 2 steps, e2e one epoch")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args(argv)
     if args.quick:
         args.models, args.batch_sizes, args.resolutions = args.models or ["mobilenet_v2_100"], args.batch_sizes or [2], args.resolutions or [64]
-        args.repeats, args.steps, args.warmup = 1, 2, 1
-    if min(args.repeats, args.steps) < 1 or args.warmup < 0:
-        parser.error("--repeats and --steps must be positive, --warmup not negative")
+        args.repeats, args.steps, args.warmup, args.tta_rounds = 1, 2, 1, 1
+    if min(args.repeats, args.steps, args.tta_rounds) < 1 or args.warmup < 0:
+        parser.error("--repeats, --steps and --tta_rounds must be positive, --warmup not negative")
     return args
 
 
@@ -63,10 +69,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("note: MindCV 0.3.0 skipped (give --mindcv030-venv PATH to measure it; see benchmarks/README.md)")
     settings = suites.Settings(args.steps, args.repeats, args.warmup, args.peers, venv, args.jit_level, args.out, args.impls, args.onnx_threads)
     env = suites.environment(venv)
-    for suite in SUITES if args.suite == "all" else (args.suite,):
+    threads = len(os.sched_getaffinity(0))
+    chosen = SUITES if args.suite == "all" else (args.suite,)
+    if "tta" in chosen and not tta.has_source(args.fashion_mnist):
+        if args.suite == "tta":
+            print(f"error: --fashion_mnist {args.fashion_mnist}: no Fashion-MNIST IDX files there", file=sys.stderr)
+            return 2
+        print(f"note: tta skipped (no Fashion-MNIST IDX files in {args.fashion_mnist}; give --fashion_mnist DIR)")
+        chosen = tuple(s for s in chosen if s != "tta")
+    for suite in chosen:
         if suite in ("train", "infer"):
             configs = suites.model_plan(args.models, args.batch_sizes, args.resolutions, suite)
             (suites.run_train if suite == "train" else suites.run_infer)(configs, settings)
+        elif suite == "tta":
+            tta.run_tta(args.out, threads, args.tta_rounds, args.fashion_mnist, epochs=1 if args.quick else None)
         elif suite == "data":
             suites.run_data(settings)
         else:
