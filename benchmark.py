@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from benchmarks import report, suites, tta
+from benchmarks import report, runner, suites, tta
 
 SUITES = ("train", "infer", "data", "e2e", "tta")
 
@@ -29,7 +29,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--models", nargs="+", help="default: mobilenet_v2_075/100/140 (see suites.model_plan)")
     parser.add_argument("--batch_sizes", nargs="+", type=int, help="default: 32, plus 1 and 8 for mobilenet_v2_100")
     parser.add_argument("--resolutions", nargs="+", type=int, help="default: 224, plus 96 and 160 for mobilenet_v2_100")
-    parser.add_argument("--repeats", type=int, default=6, help="rounds; each implementation times --steps steps per round")
+    parser.add_argument("--repeats", type=int, default=10,
+                        help="rounds; each implementation times --steps steps per round (samples per row: repeats x steps)")
     parser.add_argument("--steps", type=int, default=1, help="timed steps per implementation and round (few: finer interleaving)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after building")
     parser.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True, help="measure the peers too")
@@ -37,9 +38,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="venv with MindCV 0.3.0 (created there if missing); without it that peer is skipped")
     parser.add_argument("--impls", nargs="+", default=(), metavar="IMPL", choices=suites.IMPL_TITLES,
                         help="measure only these implementations, e.g. mindcv-onnx mindcv-onnx-int8 (default: all)")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="intra-op threads of every framework, all bound to the same that many cores (default: the cores "
+                             "this process may use)")
     parser.add_argument("--onnx_threads", type=int, default=0,
-                        help="onnxruntime intra-op threads of the ONNX columns (default 0: onnxruntime's, one per core)")
-    parser.add_argument("--jit_level", default="O0", choices=("O0", "O1", "O2"), help="graph-mode jit level for mindcv")
+                        help="onnxruntime intra-op threads of the ONNX columns (default 0: --threads)")
+    parser.add_argument("--jit_level", default="O0", choices=("O0", "O1", "O2"),
+                        help="graph-mode jit level of every MindSpore implementation (mindcv, train.py in e2e, MindCV 0.3.0)")
     parser.add_argument("--msrun", action=argparse.BooleanOptionalAction, default=True, help="e2e: also 2 processes under msrun")
     parser.add_argument("--tta_rounds", type=int, default=2, help="tta: rounds of both runs, the order alternating")
     parser.add_argument("--fashion_mnist", type=Path, default=tta.DEFAULT_SOURCE,
@@ -51,8 +56,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.quick:
         args.models, args.batch_sizes, args.resolutions = args.models or ["mobilenet_v2_100"], args.batch_sizes or [2], args.resolutions or [64]
         args.repeats, args.steps, args.warmup, args.tta_rounds = 1, 2, 1, 1
-    if min(args.repeats, args.steps, args.tta_rounds) < 1 or args.warmup < 0:
-        parser.error("--repeats, --steps and --tta_rounds must be positive, --warmup not negative")
+    if min(args.repeats, args.steps, args.threads, args.tta_rounds) < 1 or min(args.warmup, args.onnx_threads) < 0:
+        parser.error("--repeats, --steps, --threads and --tta_rounds must be positive, --warmup and --onnx_threads not negative")
     return args
 
 
@@ -67,9 +72,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 2
     elif args.peers:
         print("note: MindCV 0.3.0 skipped (give --mindcv030-venv PATH to measure it; see benchmarks/README.md)")
-    settings = suites.Settings(args.steps, args.repeats, args.warmup, args.peers, venv, args.jit_level, args.out, args.impls, args.onnx_threads)
+    cores = runner.bind_to_cores(args.threads)  # every worker inherits the binding
+    if args.threads > len(cores):
+        print(f"note: --threads {args.threads} on {len(cores)} core(s): the threads share them")
+    settings = suites.Settings(args.steps, args.repeats, args.warmup, args.peers, venv, args.jit_level, args.out, args.impls,
+                               args.onnx_threads, args.threads)
     env = suites.environment(venv)
-    threads = len(os.sched_getaffinity(0))
     chosen = SUITES if args.suite == "all" else (args.suite,)
     if "tta" in chosen and not tta.has_source(args.fashion_mnist):
         if args.suite == "tta":
@@ -82,13 +90,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             configs = suites.model_plan(args.models, args.batch_sizes, args.resolutions, suite)
             (suites.run_train if suite == "train" else suites.run_infer)(configs, settings)
         elif suite == "tta":
-            tta.run_tta(args.out, threads, args.tta_rounds, args.fashion_mnist, epochs=1 if args.quick else None)
+            tta.run_tta(args.out, args.threads, args.tta_rounds, args.fashion_mnist, epochs=1 if args.quick else None)
         elif suite == "data":
             suites.run_data(settings)
         else:
             suites.run_e2e(settings, (1, 2) if args.msrun else (1,), epochs=1 if args.quick else 2)
     # Every suite's CSV in --out, so suites run one at a time still make one summary.
-    summary = report.summary_markdown(suites.read_results(args.out, SUITES), env)
+    summary = report.summary_markdown(suites.read_results(args.out, (*SUITES, "flops")), env)
     (args.out / "summary.md").write_text(summary)
     print("\n" + summary)
     return 0

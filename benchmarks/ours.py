@@ -10,13 +10,16 @@ from mindcv import create_loss, create_model, create_optimizer
 from mindcv.deploy import export_network, fold_batchnorm, load_exported
 from mindcv.deploy.quantize import quantize_onnx
 from mindcv.engine import NetWithLoss, TrainStep
+from mindcv.engine.threads import configure_threads
 
 from .runner import MINDCV_MSOPS
 
 
-def setup(jit_level: str) -> None:
+def setup(jit_level: str, threads: int) -> None:
+    """Graph mode at `jit_level`; `threads` for MindSpore's operators, oneDNN and mindcv's kernels, as train.py pins them."""
     ms.set_device("CPU")
     ms.set_context(mode=ms.GRAPH_MODE, jit_config={"jit_level": jit_level})
+    configure_threads(threads)
 
 
 def inputs(args: argparse.Namespace, seed: int = 0) -> tuple:

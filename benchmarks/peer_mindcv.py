@@ -94,7 +94,10 @@ def main() -> None:
     args = parser.parse_args()
     assert mindcv.__version__ == "0.3.0", f"expected MindCV 0.3.0, found {mindcv.__version__} at {mindcv.__file__}"
     ms.set_device("CPU")
-    ms.set_context(mode=ms.GRAPH_MODE)
+    # The same jit level and operator threads as mindcv's worker, the way MindSpore 2.10 sets them
+    # (the process is already bound to --threads cores by benchmark.py).
+    ms.set_context(mode=ms.GRAPH_MODE, jit_config={"jit_level": args.jit_level})
+    ms.device_context.cpu.op_tuning.threads_num(args.threads)
     build = {"train": build_train, "infer": build_infer, "data": build_data, "e2e": build_e2e}[args.task]
     serve(lambda: build(args), args.warmup)
 

@@ -15,6 +15,12 @@ from .torch_mobilenetv2 import TorchMobileNetV2
 IMPLS = ("torch-nchw", "torch-cl")
 
 
+def setup(threads: int) -> None:
+    """`threads` intra-op threads, one inter-op thread (a single-stream step has nothing to run beside itself)."""
+    torch.set_num_threads(threads)
+    torch.set_num_interop_threads(1)
+
+
 def _layout(impl: str) -> torch.memory_format:
     return torch.channels_last if impl == "torch-cl" else torch.contiguous_format
 

@@ -30,6 +30,9 @@ def worker_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--resolution", type=int, default=224)
     parser.add_argument("--num_classes", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after building")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="intra-op threads of the framework (default: the cores this process may use)")
+    parser.add_argument("--jit_level", default="O0", help="MindSpore workers: graph-mode jit level")
     parser.add_argument("--folder", help="data and e2e tasks: ImageNet-layout root with a train/ split")
     parser.add_argument("--workers", type=int, default=2, help="data and e2e tasks: pipeline threads or processes")
     parser.add_argument("--scale", type=float, nargs=2, default=(0.08, 1.0), help="e2e task: random resized crop area")

@@ -143,6 +143,14 @@ def measure(config: Config, impls: Sequence[str], steps: int, repeats: int, warm
     return results
 
 
+def bind_to_cores(count: int) -> List[int]:
+    """Bind this process to the first `count` cores it may run on (all when there are fewer); the
+    workers it starts inherit the binding, so every framework's threads share the same cores."""
+    cores = sorted(os.sched_getaffinity(0))[:count]
+    os.sched_setaffinity(0, cores)
+    return cores
+
+
 def load_average() -> float:
     return os.getloadavg()[0]
 

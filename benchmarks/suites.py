@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
@@ -42,8 +42,10 @@ IMPL_TITLES = {
 }
 CSV_COLUMNS = (
     "date", "suite", "model", "batch_size", "resolution", "impl", "metric", "value", "median_step_ms", "min_step_ms", "steps",
-    "setup_s", "peak_rss_mb", "load_1min_before", "load_1min_after", "error", "cpu", "onnx_threads",
+    "setup_s", "peak_rss_mb", "load_1min_before", "load_1min_after", "error", "cpu", "threads", "jit_level", "onnx_threads",
 )
+# The implementations that run on MindSpore: --jit_level applies to them.
+MINDSPORE_IMPLS = ("mindcv", MINDCV_MSOPS, "mindcv-mindir", MINDCV030)
 
 
 @dataclass
@@ -58,7 +60,22 @@ class Settings:
     jit_level: str
     out: Path
     only: Sequence[str] = ()  # measure only these implementations (empty: all)
-    onnx_threads: int = 0  # onnxruntime's intra-op threads for the ONNX columns (0: its default, one per core)
+    onnx_threads: int = 0  # onnxruntime's intra-op threads for the ONNX columns (0: `threads`)
+    threads: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))  # intra-op threads of every framework
+
+    def worker_args(self, impl: str) -> List[str]:
+        """The arguments that pin `impl`'s threads (and MindSpore's jit level) in its worker."""
+        args = ["--threads", str(self.threads)]
+        if impl in MINDSPORE_IMPLS:
+            args += ["--jit_level", self.jit_level]
+        if impl in ONNX_IMPLS:
+            args += ["--onnx_threads", str(self.onnx_threads or self.threads)]
+        return args
+
+    def recorded(self, impl: str) -> Dict[str, object]:
+        """The CSV cells saying how `impl` ran: its threads, jit level (MindSpore) and onnxruntime threads."""
+        return {"threads": self.threads, "jit_level": self.jit_level if impl in MINDSPORE_IMPLS else "",
+                "onnx_threads": (self.onnx_threads or self.threads) if impl in ONNX_IMPLS else ""}
 
 
 def model_plan(models: Optional[Sequence[str]], batch_sizes: Optional[Sequence[int]],
@@ -91,8 +108,7 @@ def _impls(all_impls: Sequence[str], settings: Settings) -> List[str]:
 def _measure_rows(suite: str, configs: Iterable[Config], impls: Sequence[str], settings: Settings,
                   images_per_step=lambda config: config.batch_size, write: bool = True) -> List[dict]:
     rows = []
-    worker_args = {impl: ("--jit_level", settings.jit_level) for impl in ("mindcv", MINDCV_MSOPS)}
-    worker_args.update({impl: ("--onnx_threads", str(settings.onnx_threads)) for impl in ONNX_IMPLS})
+    worker_args = {impl: settings.worker_args(impl) for impl in impls}
     for config in configs:
         print(f"[{suite}] {config.model} batch {config.batch_size} at {config.resolution}: {', '.join(impls)}", flush=True)
         before = load_average()
@@ -100,7 +116,7 @@ def _measure_rows(suite: str, configs: Iterable[Config], impls: Sequence[str], s
         after = load_average()
         for impl in impls:
             row = result_row(suite, config, results[impl], before, after, images_per_step(config))
-            row["onnx_threads"] = (settings.onnx_threads or "default") if impl in ONNX_IMPLS else ""
+            row.update(settings.recorded(impl))
             rows.append(row)
             shown = f"{row['value']} {row['metric']}" if row["value"] != "" else f"FAILED: {row['error']}"
             print(f"    {impl:<16} {shown}  peak {row['peak_rss_mb']} MB", flush=True)
@@ -110,7 +126,13 @@ def _measure_rows(suite: str, configs: Iterable[Config], impls: Sequence[str], s
 
 
 def run_train(configs: Sequence[Config], settings: Settings) -> List[dict]:
-    return _measure_rows("train", configs, _impls(TRAIN_IMPLS, settings), settings)
+    """The train rows; then their achieved GFLOP/s against the CPU's peak in flops.csv (benchmarks/flops.py)."""
+    from .flops import write_flops_csv
+
+    rows = _measure_rows("train", configs, _impls(TRAIN_IMPLS, settings), settings)
+    print("[flops] FLOPs per image, fp32 peak and a matmul on the same threads", flush=True)
+    write_flops_csv(rows, settings.out / "flops.csv", settings.threads)
+    return rows
 
 
 def run_infer(configs: Sequence[Config], settings: Settings) -> List[dict]:
@@ -126,18 +148,24 @@ def run_data(settings: Settings, folder: Optional[Path] = None) -> List[dict]:
         if folder is None:
             make_jpegs(root, DATA_IMAGES)
         images = len(image_files(root))
-        config = Config("data", "-", DATA_BATCH, DATA_RESOLUTION, ("--folder", str(root)))
+        config = Config("data", "-", DATA_BATCH, DATA_RESOLUTION, ("--folder", str(root), "--workers", str(settings.threads)))
         return _measure_rows("data", [config], _impls(DATA_IMPLS, settings), settings, images_per_step=lambda _: images)
 
 
-def _train_py(processes: int, save_dir: Path, epochs: int, log_dir: Path) -> List[str]:
+def _train_py(processes: int, save_dir: Path, epochs: int, log_dir: Path, settings: Settings) -> List[str]:
+    """train.py with the demo config; the processes share --threads, at the benchmark's jit level."""
     args = [str(REPO / "train.py"), "-c", str(DEMO_CONFIG), "--epoch_size", str(epochs), "--val_while_train", "False",
-            "--ckpt_save_dir", str(save_dir)]
+            "--ckpt_save_dir", str(save_dir), "--num_threads", str(_threads_per_process(settings, processes)),
+            "--jit_level", settings.jit_level]
     if processes == 1:
         return [sys.executable, *args]
     port = _free_port()
     return ["msrun", f"--worker_num={processes}", f"--local_worker_num={processes}", f"--master_port={port}",
             "--join=True", f"--log_dir={log_dir}", *args, "--distribute", "True"]
+
+
+def _threads_per_process(settings: Settings, processes: int) -> int:
+    return max(1, settings.threads // processes)
 
 
 def _free_port() -> int:
@@ -151,13 +179,13 @@ def _demo_recipe() -> dict:
         return yaml.safe_load(f)
 
 
-def _train_py_rows(processes: int, epochs: int) -> List[dict]:
+def _train_py_rows(processes: int, epochs: int, settings: Settings) -> List[dict]:
     """Run train.py (under msrun for several processes); one row per epoch from its summary.csv."""
     recipe = _demo_recipe()
     rows = []
     with tempfile.TemporaryDirectory(prefix="mindcv-bench-e2e-") as scratch:
         save_dir = Path(scratch) / "ckpt"
-        command = _train_py(processes, save_dir, epochs, Path(scratch) / "msrun")
+        command = _train_py(processes, save_dir, epochs, Path(scratch) / "msrun", settings)
         print(f"[e2e] {' '.join(command)}", flush=True)
         before = load_average()
         done = subprocess.run(command, cwd=scratch, env=dict(os.environ, GLOG_v="3"), capture_output=True, text=True)
@@ -175,7 +203,8 @@ def _train_py_rows(processes: int, epochs: int) -> List[dict]:
                 "metric": "images_per_s_per_process" if rate else "", "value": round(rate, 2) if rate else "",
                 "median_step_ms": round(recipe["batch_size"] / rate * 1000, 2) if rate else "", "min_step_ms": "", "steps": "",
                 "setup_s": "", "peak_rss_mb": "", "load_1min_before": round(before, 2), "load_1min_after": round(after, 2),
-                "error": error[0] if error else "", "cpu": cpu_description(), "onnx_threads": "",
+                "error": error[0] if error else "", "cpu": cpu_description(),
+                "threads": _threads_per_process(settings, processes), "jit_level": settings.jit_level, "onnx_threads": "",
             })
     return rows
 
@@ -192,7 +221,7 @@ def run_e2e(settings: Settings, process_counts: Sequence[int] = (1, 2), epochs: 
 
     rows = []
     for processes in process_counts:
-        rows += _train_py_rows(processes, epochs)
+        rows += _train_py_rows(processes, epochs, settings)
     impls = _impls(("torch-cl", MINDCV030), settings)  # the peers only: ours is train.py above
     if impls:
         recipe = _demo_recipe()
@@ -201,7 +230,7 @@ def run_e2e(settings: Settings, process_counts: Sequence[int] = (1, 2), epochs: 
         extra = ("--folder", str(folder), "--num_classes", str(recipe["num_classes"]), "--workers",
                  str(recipe["num_parallel_workers"]), "--scale", *map(str, recipe["scale"]), "--ratio", *map(str, recipe["ratio"]))
         config = Config("e2e", recipe["model"], recipe["batch_size"], recipe["image_resize"], extra)
-        peer_settings = Settings(max(1, epochs - 1), 1, 1, True, settings.venv, settings.jit_level, settings.out)
+        peer_settings = replace(settings, steps=max(1, epochs - 1), repeats=1, warmup=1, peers=True)
         rows += _measure_rows("e2e", [config], impls, peer_settings, images_per_step=lambda _: images, write=False)
     write_csv(settings.out / "e2e.csv", rows)
     return rows
@@ -257,4 +286,5 @@ def environment(venv: Optional[Path]) -> Dict[str, str]:
                    f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
         "versions": ", ".join(f"{k} {v}" for k, v in versions.items()),
         "load_1min_at_start": f"{load_average():.2f}",
+        "cpu": cpu_description(),
     }

@@ -30,9 +30,9 @@ def data_epochs(args: argparse.Namespace) -> Callable[[], None]:
 def main() -> None:
     parser = worker_parser(__doc__.splitlines()[0])
     parser.add_argument("--impl", choices=IMPLS, required=True)
-    parser.add_argument("--jit_level", default="O0", help="MindSpore graph-mode jit level (mindcv only)")
-    parser.add_argument("--onnx_threads", type=int, default=0, help="onnxruntime intra-op threads (0: its default)")
+    parser.add_argument("--onnx_threads", type=int, default=0, help="onnxruntime intra-op threads (0: --threads)")
     args = parser.parse_args()
+    args.onnx_threads = args.onnx_threads or args.threads
     if args.task == "data":
         serve(lambda: data_epochs(args), args.warmup)
         return
@@ -40,12 +40,14 @@ def main() -> None:
         parser.error("--impl pil runs the data task only")
     if args.impl.startswith("torch"):
         from . import peers_torch as backend
+
+        backend.setup(args.threads)
     else:
         if args.impl == MINDCV_MSOPS:
             os.environ["MINDCV_CUSTOM_KERNELS"] = "0"  # read when the first model is built
         from . import ours as backend
 
-        backend.setup(args.jit_level)
+        backend.setup(args.jit_level, args.threads)
     if args.task == "e2e" and not args.impl.startswith("torch"):
         parser.error("the e2e task of mindcv is train.py itself")
     build = {"train": backend.build_train, "infer": backend.build_infer, "e2e": getattr(backend, "build_e2e", None)}[args.task]
