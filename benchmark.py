@@ -23,12 +23,23 @@ from benchmarks import report, runner, suites, tta
 SUITES = ("train", "infer", "data", "e2e", "tta")
 
 
+def _case(text: str) -> tuple:
+    """'32x64' -> (32, 64): resolution and batch size."""
+    resolution, _, batch = text.partition("x")
+    if not (resolution.isdigit() and batch.isdigit() and int(resolution) > 0 and int(batch) > 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected RESOLUTIONxBATCH, e.g. 32x64")
+    return int(resolution), int(batch)
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", choices=(*SUITES, "all"), default="all")
     parser.add_argument("--models", nargs="+", help="default: mobilenet_v2_075/100/140 (see suites.model_plan)")
     parser.add_argument("--batch_sizes", nargs="+", type=int, help="default: 32, plus 1 and 8 for mobilenet_v2_100")
     parser.add_argument("--resolutions", nargs="+", type=int, help="default: 224, plus 96 and 160 for mobilenet_v2_100")
+    parser.add_argument("--cases", nargs="+", type=_case, metavar="RESxBATCH",
+                        help="train/infer: exactly these (resolution, batch) pairs for each of --models, e.g. 32x64 224x32 "
+                             "(instead of the cross product of --resolutions and --batch_sizes)")
     parser.add_argument("--repeats", type=int, default=10,
                         help="rounds; each implementation times --steps steps per round (samples per row: repeats x steps)")
     parser.add_argument("--steps", type=int, default=1, help="timed steps per implementation and round (few: finer interleaving)")
@@ -53,6 +64,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="smoke run: mobilenet_v2_100 at batch 2 and 64 px, 1 round of 2 steps, e2e one epoch")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args(argv)
+    if args.cases and (args.batch_sizes or args.resolutions):
+        parser.error("--cases replaces --batch_sizes and --resolutions: give one or the other")
     if args.quick:
         args.models, args.batch_sizes, args.resolutions = args.models or ["mobilenet_v2_100"], args.batch_sizes or [2], args.resolutions or [64]
         args.repeats, args.steps, args.warmup, args.tta_rounds = 1, 2, 1, 1
@@ -87,7 +100,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         chosen = tuple(s for s in chosen if s != "tta")
     for suite in chosen:
         if suite in ("train", "infer"):
-            configs = suites.model_plan(args.models, args.batch_sizes, args.resolutions, suite)
+            configs = (suites.case_plan(args.models, args.cases, suite) if args.cases
+                       else suites.model_plan(args.models, args.batch_sizes, args.resolutions, suite))
             (suites.run_train if suite == "train" else suites.run_infer)(configs, settings)
         elif suite == "tta":
             tta.run_tta(args.out, args.threads, args.tta_rounds, args.fashion_mnist, epochs=1 if args.quick else None)
