@@ -30,10 +30,9 @@ from PIL import Image
 
 from mindcv.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from mindcv.data import create_dataset, create_loader, create_transforms
-from mindcv.data.folder import is_image_file
 from mindcv.data.sharding import epoch_plan
 
-from .pil_pipeline import train_sample
+from .pil_pipeline import image_files, train_sample
 
 RESULTS = Path(__file__).parent / "results" / "data_pipeline.csv"
 SIZE, BATCH, WORKERS = 224, 64, 2
@@ -57,10 +56,6 @@ def make_jpegs(root: Path, count: int = 512, classes: int = 8, size=(500, 375)) 
 def pil_sample(path: Path, size: int = SIZE, scale: tuple = SCALE, ratio: tuple = RATIO) -> np.ndarray:
     """Decode, random resized crop to `size` (bilinear), flip with probability 0.5, normalize, CHW."""
     return train_sample(path, size, scale, ratio, 0.5, MEAN, STD)
-
-
-def image_files(root: Path) -> list:
-    return sorted(path for path in (root / "train").rglob("*") if is_image_file(path.name))
 
 
 class _Steady:
@@ -168,7 +163,7 @@ def main() -> None:
         if root is None:
             root = Path(scratch)
             make_jpegs(root)
-        files = image_files(root)
+        files = image_files(root / "train")
         results = [
             ("mindcv (RandomCropDecodeResize, C++ ops)", run_mindspore(root, args.epochs)),
             ("PIL + numpy (multiprocessing pool)", run_pil(files, args.epochs)),

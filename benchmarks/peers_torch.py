@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from .data_pipeline import image_files, pil_sample
+from .pil_pipeline import IMAGENET_MEAN, IMAGENET_STD, image_files, train_sample
 from .protocol import model_width
 from .torch_mobilenetv2 import TorchMobileNetV2
 
@@ -66,7 +66,7 @@ class _FolderDataset(torch.utils.data.Dataset):
     """(image, label) from an ImageNet-layout train/ split, the sample made by `transform(path)`."""
 
     def __init__(self, root: Path, transform: Callable) -> None:
-        self.files = image_files(root)
+        self.files = image_files(root / "train")
         classes = sorted({path.parent.name for path in self.files})
         self.labels = [classes.index(path.parent.name) for path in self.files]
         self.transform = transform
@@ -81,7 +81,8 @@ class _FolderDataset(torch.utils.data.Dataset):
 def build_e2e(args: argparse.Namespace, impl: str) -> Callable[[], None]:
     """One epoch of a plain PyTorch training loop on `--folder`: the demo recipe (PIL random resized
     crop, flip, normalize; SGD momentum, label smoothing), batches from a DataLoader with `--workers` processes."""
-    transform = partial(pil_sample, size=args.resolution, scale=tuple(args.scale), ratio=tuple(args.ratio))
+    transform = partial(train_sample, size=args.resolution, scale=tuple(args.scale), ratio=tuple(args.ratio), hflip=0.5,
+                        mean=IMAGENET_MEAN, std=IMAGENET_STD)
     loader = DataLoader(_FolderDataset(Path(args.folder), transform), batch_size=args.batch_size, shuffle=True,
                         drop_last=True, num_workers=args.workers, persistent_workers=True)
     torch.manual_seed(0)

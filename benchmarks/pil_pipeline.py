@@ -8,6 +8,17 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+# ImageNet's mean and std on the 0-255 scale (mindcv.constants' values, which this module may not
+# import: tests/benchmarks check they agree).
+IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def image_files(folder: Path) -> list:
+    """Every image file under `folder`, sorted."""
+    return sorted(path for path in Path(folder).rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES)
+
 
 def crop_box(width: int, height: int, rng: random.Random, scale: tuple, ratio: tuple) -> tuple:
     """Random resized crop box (left, top, right, bottom), the usual 10 tries then a centre crop."""

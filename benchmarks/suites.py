@@ -152,7 +152,7 @@ def run_data(settings: Settings, folder: Optional[Path] = None) -> List[dict]:
         root = folder or Path(scratch)
         if folder is None:
             make_jpegs(root, DATA_IMAGES)
-        images = len(image_files(root))
+        images = len(image_files(root / "train"))
         config = Config("data", "-", DATA_BATCH, DATA_RESOLUTION, ("--folder", str(root), "--workers", str(settings.threads)))
         return _measure_rows("data", [config], _impls(DATA_IMPLS, settings), settings, images_per_step=lambda _: images)
 

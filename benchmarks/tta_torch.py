@@ -18,11 +18,8 @@ from typing import Callable, List, Tuple
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .pil_pipeline import eval_sample, train_sample
+from .pil_pipeline import IMAGE_SUFFIXES, eval_sample, train_sample
 from .torch_mobilenetv2 import TorchMobileNetV2
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-
 
 class ImageFolder(Dataset):
     """(image, label) of an ImageNet-layout split: class folders in sorted order, as train.py reads them."""

@@ -21,7 +21,7 @@ def data_epochs(args: argparse.Namespace) -> Callable[[], None]:
     root = Path(args.folder)
     if args.impl == "mindcv":
         return data_pipeline.mindspore_epochs(root, args.resolution, args.batch_size, args.workers)
-    files = data_pipeline.image_files(root)
+    files = data_pipeline.image_files(root / "train")
     pool = Pool(args.workers)
     pool.map(data_pipeline.pil_sample, files[: args.workers])  # start the pool before timing
     return lambda: data_pipeline.pil_epoch(files, pool)
