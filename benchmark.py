@@ -7,8 +7,9 @@
 Suites: train (full graph-mode train step with optimizer), infer (network, exported
 MINDIR and ONNX; batch 1 is latency), data (training pipeline), e2e (train.py on the
 embedded dataset, 1 process and 2 under msrun). Peers: PyTorch NCHW and channels_last,
-PIL for data, MindCV 0.3.0 when --mindcv030-venv is given. Results: one CSV per suite
-and summary.md in --out. See benchmarks/README.md.
+PIL for data, MindCV 0.3.0 when --mindcv030-venv is given. Every framework runs --threads
+threads on the same cores, every MindSpore one at --jit_level. Results: one CSV per suite
+(and flops.csv: GFLOP/s of the train rows) and summary.md in --out. See benchmarks/README.md.
 """
 import argparse
 import os
