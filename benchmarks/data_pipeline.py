@@ -17,7 +17,6 @@ temporary ImageNet-layout folder. Results go to benchmarks/results/data_pipeline
 """
 import argparse
 import csv
-import math
 import random
 import tempfile
 import time
@@ -33,6 +32,8 @@ from mindcv.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from mindcv.data import create_dataset, create_loader, create_transforms
 from mindcv.data.folder import is_image_file
 from mindcv.data.sharding import epoch_plan
+
+from .pil_pipeline import train_sample
 
 RESULTS = Path(__file__).parent / "results" / "data_pipeline.csv"
 SIZE, BATCH, WORKERS = 224, 64, 2
@@ -53,30 +54,9 @@ def make_jpegs(root: Path, count: int = 512, classes: int = 8, size=(500, 375)) 
         Image.fromarray(pixels).save(folder / f"{i:04d}.JPEG", quality=90)
 
 
-def crop_box(width: int, height: int, rng: random.Random, scale: tuple = SCALE, ratio: tuple = RATIO) -> tuple:
-    """Random resized crop box (left, top, right, bottom), the usual 10 tries then a centre crop."""
-    area = width * height
-    for _ in range(10):
-        target = area * rng.uniform(*scale)
-        aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
-        w, h = round(math.sqrt(target * aspect)), round(math.sqrt(target / aspect))
-        if 0 < w <= width and 0 < h <= height:
-            left, top = rng.randint(0, width - w), rng.randint(0, height - h)
-            return left, top, left + w, top + h
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    return left, top, left + side, top + side
-
-
 def pil_sample(path: Path, size: int = SIZE, scale: tuple = SCALE, ratio: tuple = RATIO) -> np.ndarray:
     """Decode, random resized crop to `size` (bilinear), flip with probability 0.5, normalize, CHW."""
-    rng = random.Random()
-    with Image.open(path) as image:
-        image = image.convert("RGB")
-        image = image.resize((size, size), Image.Resampling.BILINEAR, box=crop_box(*image.size, rng, scale, ratio))
-    if rng.random() < 0.5:
-        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    return ((np.asarray(image, np.float32) - MEAN) / STD).transpose(2, 0, 1)
+    return train_sample(path, size, scale, ratio, 0.5, MEAN, STD)
 
 
 def image_files(root: Path) -> list:

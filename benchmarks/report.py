@@ -5,6 +5,7 @@ from typing import Dict, List
 from .flops import MATMUL_SIZE
 from .runner import MINDCV030
 from .suites import IMPL_TITLES
+from .tta import tta_table
 
 
 def _speed(row: dict) -> float:
@@ -108,6 +109,9 @@ def summary_markdown(results: Dict[str, List[dict]], env: Dict[str, str]) -> str
         first = results["e2e"][0]
         parts.append(f"\n**e2e** (embedded dataset, demo recipe: {first['resolution']} px, batch {first['batch_size']}; "
                      "ratio: mindcv train.py, 1 process, last epoch / this run)\n\n" + _e2e_table(results["e2e"]))
+    if results.get("tta"):
+        parts.append("\n**tta** (time to accuracy, benchmarks/tta_fashion_mnist.yaml: wall time from launch to exit, "
+                     "medians over rounds)\n\n" + tta_table(results["tta"]))
     return "\n".join(parts) + "\n"
 
 

@@ -97,6 +97,11 @@ def model_plan(models: Optional[Sequence[str]], batch_sizes: Optional[Sequence[i
     return [Config(task, *case) for case in sorted(set(cases), key=lambda c: (c[0], c[1], c[2]))]
 
 
+def case_plan(models: Optional[Sequence[str]], cases: Sequence[tuple], task: str) -> List[Config]:
+    """Each model (default mobilenet_v2_100) at each (resolution, batch size) of `cases`."""
+    return [Config(task, model, batch, resolution) for model in models or (GROWTH_MODEL,) for resolution, batch in cases]
+
+
 def _impls(all_impls: Sequence[str], settings: Settings) -> List[str]:
     if settings.only:
         all_impls = [i for i in all_impls if i in settings.only]

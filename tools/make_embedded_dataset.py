@@ -8,39 +8,13 @@ and val parts; each split is stored sorted by label, then by source index.
     python tools/make_embedded_dataset.py --source /work/shared/data/fashion-mnist
 """
 import argparse
-import gzip
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from mindcv.data.embedded import ASSET_PATH, FASHION_MNIST_CLASSES
-
-IMAGES_FILE = "train-images-idx3-ubyte.gz"
-LABELS_FILE = "train-labels-idx1-ubyte.gz"
-IMAGES_MAGIC = 2051
-LABELS_MAGIC = 2049
-
-
-def read_idx(path: Path, magic: int, header_ints: int) -> np.ndarray:
-    """IDX file: big-endian int32 header (magic, then sizes), then uint8 data."""
-    raw = gzip.open(path).read()
-    header = np.frombuffer(raw, ">i4", count=header_ints)
-    if header[0] != magic:
-        raise SystemExit(f"{path}: magic number {header[0]}, expected {magic}")
-    return np.frombuffer(raw, np.uint8, offset=4 * header_ints).reshape(header[1:])
-
-
-def choose_subset(labels: np.ndarray, train_per_class: int, val_per_class: int, seed: int) -> dict:
-    rng = np.random.default_rng(seed)
-    chosen = {"train": [], "val": []}
-    for label in range(len(FASHION_MNIST_CLASSES)):
-        picks = rng.permutation(np.flatnonzero(labels == label))[: train_per_class + val_per_class]
-        if len(picks) < train_per_class + val_per_class:
-            raise SystemExit(f"class {label} has only {len(picks)} images")
-        chosen["train"].append(np.sort(picks[:train_per_class]))
-        chosen["val"].append(np.sort(picks[train_per_class:]))
-    return {split: np.concatenate(parts) for split, parts in chosen.items()}
+from mindcv.data.embedded import ASSET_PATH
+from mindcv.data.idx import balanced_split, read_images_and_labels
 
 
 def write_npz(path: Path, arrays: dict) -> None:
@@ -62,12 +36,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    images = read_idx(args.source / IMAGES_FILE, IMAGES_MAGIC, 4)
-    labels = read_idx(args.source / LABELS_FILE, LABELS_MAGIC, 2)
-    if len(images) != len(labels):
-        raise SystemExit(f"{len(images)} images but {len(labels)} labels")
+    images, labels = read_images_and_labels(args.source)
     arrays = {}
-    for split, index in choose_subset(labels, args.train_per_class, args.val_per_class, args.seed).items():
+    splits = balanced_split(labels, {"train": args.train_per_class, "val": args.val_per_class}, args.seed)
+    for split, index in splits.items():
         arrays[f"{split}_images"] = images[index]
         arrays[f"{split}_labels"] = labels[index]
         arrays[f"{split}_source_index"] = index.astype(np.int32)

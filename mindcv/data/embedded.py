@@ -6,7 +6,6 @@ enough to ship (under 3 MB), large enough for a demo that learns. It is unpacked
 once into an ImageNet-layout folder of PNG files in the cache, so the demo runs
 the same folder pipeline as ImageNet (Decode turns the grey PNGs into RGB).
 """
-import io
 import os
 import re
 import shutil
@@ -15,10 +14,9 @@ from pathlib import Path
 from typing import List
 
 import numpy as np
-from PIL import Image
-
 from ..cache import cache_dir, file_hash
 from ..errors import DataError
+from .idx import write_image_folder
 
 ASSET_PATH = Path(__file__).parent / "assets" / "fashion_mnist_subset.npz"
 SPLITS = ("train", "val")
@@ -47,22 +45,11 @@ def fashion_mnist_folder_names() -> List[str]:
     return [f"{label}_{name}" for label, name in enumerate(names)]
 
 
-def _png_bytes(pixels: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def _unpack(asset: Path, target: Path) -> None:
-    folders = fashion_mnist_folder_names()
     with np.load(asset) as arrays:
         for split in SPLITS:
             images, labels, sources = (arrays[f"{split}_{key}"] for key in ("images", "labels", "source_index"))
-            for folder in folders:
-                (target / split / folder).mkdir(parents=True)
-            for pixels, label, source in zip(images, labels, sources):
-                # named after the Fashion-MNIST training index, so every file can be traced to its source
-                (target / split / folders[label] / f"{source:05d}.png").write_bytes(_png_bytes(pixels))
+            write_image_folder(target / split, images, labels, sources, fashion_mnist_folder_names())
 
 
 def prepare_fashion_mnist() -> Path:

@@ -6,6 +6,9 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
+# Attribute holding a network's evaluation graph (set with object.__setattr__, so the Cell does not
+# register it as a child: parameter names stay the network's).
+_EVAL_STEP_ATTRIBUTE = "_mindcv_eval_step"
 
 
 class _EvalStep(nn.Cell):
@@ -18,14 +21,41 @@ class _EvalStep(nn.Cell):
     def construct(self, images: ms.Tensor) -> ms.Tensor:
         return self.network(images).astype(ms.float32)
 
+    def __deepcopy__(self, memo: dict) -> None:
+        return None  # a copy of the network (e.g. BatchNorm folding) builds its own
+
+
+class _CellPredictor:
+    """Numpy logits of a batch from a Cell in eval mode, on one compiled graph.
+
+    The graph is kept with the network, so every validation of a training run reuses it (a new
+    Cell compiles again: 1.4 s for MobileNetV2 at 32 px, each epoch), and a smaller last batch is
+    padded with zeros to the first batch's size (in eval mode samples do not interact), so it does
+    not compile a graph of its own.
+    """
+
+    def __init__(self, network: nn.Cell) -> None:
+        self.step = network.__dict__.get(_EVAL_STEP_ATTRIBUTE)
+        if self.step is None:
+            self.step = _EvalStep(network)
+            object.__setattr__(network, _EVAL_STEP_ATTRIBUTE, self.step)
+        network.set_train(False)
+        self.batch_size = 0
+
+    def __call__(self, images: ms.Tensor) -> np.ndarray:
+        count = images.shape[0]
+        self.batch_size = self.batch_size or count
+        if count >= self.batch_size:
+            return self.step(images).asnumpy()
+        padding = ops.zeros((self.batch_size - count, *images.shape[1:]), images.dtype)
+        return self.step(ops.concat((images, padding))).asnumpy()[:count]
+
 
 def _predictor(network: Union[nn.Cell, Callable[[np.ndarray], np.ndarray]]) -> Callable[[ms.Tensor], np.ndarray]:
-    """Numpy logits of a batch from a Cell (in eval mode, compiled once per shape) or a function of numpy batches."""
+    """Numpy logits of a batch from a Cell (`_CellPredictor`) or from a function of numpy batches."""
     if not isinstance(network, nn.Cell):
         return lambda images: network(images.asnumpy())
-    step = _EvalStep(network)
-    network.set_train(False)
-    return lambda images: step(images).asnumpy()
+    return _CellPredictor(network)
 
 
 def _sum_over_processes(values: np.ndarray) -> np.ndarray:

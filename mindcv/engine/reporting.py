@@ -10,7 +10,8 @@ from tqdm import tqdm
 
 from ..fileio import write_bytes_atomic, write_text_atomic
 
-SUMMARY_FIELDS = ("epoch", "lr", "train_loss", "val_top1", "val_top5", "val_loss", "epoch_time_s", "images_per_second", "skipped_steps")
+SUMMARY_FIELDS = ("epoch", "lr", "train_loss", "val_top1", "val_top5", "val_loss", "epoch_time_s", "images_per_second",
+                  "val_images_per_second", "skipped_steps")
 
 
 class _ConsoleHandler(logging.StreamHandler):

@@ -307,7 +307,8 @@ def train(cfg: RunConfig, command: Optional[Sequence[str]] = None) -> Dict[str, 
             if validate_now:
                 with _EmaSwap(step):
                     metrics = evaluate(network, val_data.batches(), model.num_classes)
-                row.update(val_top1=metrics["top1"], val_top5=metrics["top5"], val_loss=metrics["loss"])
+                row.update(val_top1=metrics["top1"], val_top5=metrics["top5"], val_loss=metrics["loss"],
+                           val_images_per_second=metrics["images_per_second"])
                 last_metrics = metrics
             _logger.info(
                 "epoch %d done in %.1f s: loss %.4f%s", finished, epoch_time, row["train_loss"],

@@ -1,4 +1,4 @@
-"""Training-mode BatchNorm (+ ReLU6) on the CPU as MindSpore custom operators (forward and gradient)."""
+"""BatchNorm (+ ReLU6) on the CPU as MindSpore custom operators: training mode (forward and gradient), inference."""
 from functools import lru_cache
 from typing import Optional
 
@@ -36,3 +36,29 @@ def batch_norm_train(relu6: bool) -> Optional[ops.Custom]:
         return x, gamma, gamma, gamma, gamma
 
     return ops.Custom(f"{library}:{name}Forward", outputs, outputs, func_type="aot", bprop=bprop)
+
+
+@lru_cache(maxsize=None)
+def batch_norm_inference(relu6: bool) -> Optional[ops.Custom]:
+    """`op(x, gamma, beta, moving_mean, moving_variance, factors) -> y` for NCHW float32 `x`: normalises
+    with the moving statistics (`factors` = [eps, momentum], as for `batch_norm_train`), clamps to [0, 6]
+    when `relu6`. Differentiable in x, gamma and beta. None when the kernels cannot be built.
+    """
+    library = build_library(SOURCE)
+    if library is None:
+        return None
+    name = "BatchNormReLU6" if relu6 else "BatchNorm"
+
+    def bprop(x, gamma, beta, moving_mean, moving_variance, factors, out, dout):
+        # Rarely taken (gradients through a network in eval mode), so MindSpore's operators suffice.
+        invstd = ops.rsqrt(moving_variance + factors[0]).reshape(1, -1, 1, 1)
+        g = dout * ops.logical_and(out > 0, out < 6).astype(dout.dtype) if relu6 else dout
+        xhat = (x - moving_mean.reshape(1, -1, 1, 1)) * invstd
+        dx = g * gamma.reshape(1, -1, 1, 1) * invstd
+        return (dx, (g * xhat).sum((0, 2, 3)), g.sum((0, 2, 3)), ops.zeros_like(moving_mean),
+                ops.zeros_like(moving_variance), ops.zeros_like(factors))
+
+    def output(x, *_):
+        return x
+
+    return ops.Custom(f"{library}:{name}Inference", output, output, func_type="aot", bprop=bprop)

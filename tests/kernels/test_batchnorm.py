@@ -71,6 +71,32 @@ def test_inference_uses_moving_statistics_and_float16_falls_back():
     assert half(Tensor(x, ms.float16)).dtype == ms.float16
 
 
+@pytest.mark.parametrize("relu6", [True, False])
+@pytest.mark.parametrize("mode", [ms.PYNATIVE_MODE, ms.GRAPH_MODE])
+def test_inference_outputs_and_gradients_equal_mindspore(relu6, mode):
+    """In eval mode (moving statistics) the kernel computes MindSpore's BatchNorm (+ ReLU6), and its
+    gradients (a network differentiated in eval mode) are MindSpore's too."""
+    ms.set_context(mode=mode)
+    rng = np.random.default_rng(0)
+    shape = (3, 6, 4, 5)
+    x = Tensor((rng.standard_normal(shape) * 4 + 2).astype(np.float32))
+    sens = Tensor(rng.standard_normal(shape).astype(np.float32))
+    results = []
+    for custom in (False, True):
+        norm = BatchNormAct2d(shape[1], relu6=relu6)
+        norm.gamma.set_data(Tensor(np.linspace(1.5, 4.0, shape[1]).astype(np.float32)))
+        norm.beta.set_data(Tensor(np.linspace(-1.0, 3.0, shape[1]).astype(np.float32)))
+        norm.moving_mean.set_data(Tensor(np.linspace(-1.0, 2.0, shape[1]).astype(np.float32)))
+        norm.moving_variance.set_data(Tensor(np.linspace(0.5, 3.0, shape[1]).astype(np.float32)))
+        norm.use_custom_kernel(custom)
+        norm.set_train(False)
+        results.append([norm(x).asnumpy()] + [g.asnumpy() for g in InputAndParameterGradients(norm)(x, sens)])
+    if relu6:
+        assert (results[1][0] == 0).any() and (results[1][0] == 6).any()
+    for name, want, got in zip(("y", "dx", "dgamma", "dbeta"), *results):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
 def _one_training_step(network: nn.Cell, images: Tensor, labels: Tensor) -> tuple:
     optimizer = nn.SGD(network.trainable_params(), learning_rate=0.1)
     step = TrainStep(NetWithLoss(network, mindcv.create_loss("CE")), optimizer)

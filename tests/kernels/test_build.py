@@ -9,9 +9,9 @@ import pytest
 from mindspore import Tensor
 
 import mindcv
-from mindcv.kernels import KernelBuildError, batchnorm, build, depthwise, kernel_available, set_num_threads
+from mindcv.kernels import KernelBuildError, batchnorm, build, dense, depthwise, kernel_available, set_num_threads
 from mindcv.kernels.threads import NUM_THREADS_ENV
-from mindcv.models.layers import BatchNormAct2d, DepthwiseConv2d
+from mindcv.models.layers import BatchNormAct2d, Conv3x3, DepthwiseConv2d
 from tests.kernels.kernel_helpers import InputAndParameterGradients
 
 # The oldest target of each architecture: what every CPU of it runs.
@@ -19,7 +19,8 @@ GENERIC_ARCH = {"x86_64": "x86-64", "aarch64": "armv8-a"}
 
 
 def _clear_kernel_caches() -> None:
-    for cached in (build.build_library, depthwise.depthwise_conv3x3, batchnorm.batch_norm_train):
+    for cached in (build.build_library, depthwise.depthwise_conv3x3, dense.conv3x3, batchnorm.batch_norm_train,
+                   batchnorm.batch_norm_inference):
         cached.cache_clear()
 
 
@@ -39,12 +40,13 @@ def kernels_for(monkeypatch):
 
 def _mobilenet_outputs_and_gradients() -> dict:
     """A training-mode MobileNetV2 step on the kernels: logits, moving statistics, and the gradients
-    of the input and every weight (every kernel entry point runs: depthwise stride 1 and 2 forward and
-    backward, BatchNorm with and without ReLU6 forward and backward)."""
+    of the input and every weight, then eval-mode logits (every kernel entry point runs: depthwise stride
+    1 and 2 forward and backward, the stem's 3x3 convolution, BatchNorm with and without ReLU6 forward,
+    backward and inference)."""
     ms.set_context(mode=ms.PYNATIVE_MODE)
     ms.set_seed(0)
     network = mindcv.create_model("mobilenet_v2_035", num_classes=4, drop_rate=0.0).set_train(True)
-    assert all(cell.custom_kernel for _, cell in network.cells_and_names() if isinstance(cell, (DepthwiseConv2d, BatchNormAct2d)))
+    assert all(cell.custom_kernel for _, cell in network.cells_and_names() if isinstance(cell, (DepthwiseConv2d, Conv3x3, BatchNormAct2d)))
     rng = np.random.default_rng(0)
     images = Tensor(rng.standard_normal((2, 3, 32, 32)).astype(np.float32))
     sens = Tensor(rng.standard_normal((2, 4)).astype(np.float32))
@@ -53,6 +55,7 @@ def _mobilenet_outputs_and_gradients() -> dict:
     values["d_images"] = gradients[0].asnumpy()
     values.update({f"d_{p.name}": g.asnumpy() for p, g in zip(network.trainable_params(), gradients[1:])})
     values.update({p.name: p.asnumpy() for p in network.get_parameters() if "moving" in p.name})
+    values["eval_logits"] = network.set_train(False)(images).asnumpy()
     return values
 
 
@@ -70,7 +73,7 @@ def test_generic_and_native_builds_compute_the_same_bits(kernels_for):
     kernels_for(generic)
     portable = _mobilenet_outputs_and_gradients()
     libraries = {path.name for path in build.cache_dir().joinpath("kernels").glob("*.so")}
-    assert len(libraries) >= 4  # two sources, two targets: different cache entries
+    assert len(libraries) >= 6  # three sources, two targets: different cache entries
     _assert_bitwise_equal(portable, native)
 
 
