@@ -9,8 +9,9 @@ MINDIR and ONNX; batch 1 is latency), data (training pipeline), e2e (train.py on
 embedded dataset, 1 process and 2 under msrun), tta (time to accuracy: train.py on
 benchmarks/tta_fashion_mnist.yaml against a plain PyTorch loop, 4 epochs on a 10,000-image
 Fashion-MNIST split built from --fashion_mnist). Peers: PyTorch NCHW and channels_last,
-PIL for data, MindCV 0.3.0 when --mindcv030-venv is given. Results: one CSV per suite
-and summary.md in --out. See benchmarks/README.md.
+PIL for data, MindCV 0.3.0 when --mindcv030-venv is given. Every framework runs --threads
+threads on the same cores, every MindSpore one at --jit_level. Results: one CSV per suite
+(and flops.csv: GFLOP/s of the train rows) and summary.md in --out. See benchmarks/README.md.
 """
 import argparse
 import os

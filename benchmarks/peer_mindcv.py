@@ -6,11 +6,12 @@ MindSpore and MindCV 0.3.0. Setup (see benchmarks/README.md):
 
     python -m venv /tmp/mindcv030
     /tmp/mindcv030/bin/pip install mindspore==2.10.0 "numpy<2" mindcv==0.3.0
-    /tmp/mindcv030/bin/python benchmarks/peer_mindcv.py --task train --batch_size 32
+    /tmp/mindcv030/bin/python benchmarks/peer_mindcv.py --task train --batch_size 32 --threads 2 --jit_level O0
 
 The train step is what MindCV 0.3.0's train.py builds with its defaults (fixed loss
 scale 1, no EMA, clipping or accumulation): `create_trainer` returns a
-mindspore.Model whose train network is called here step by step on one batch.
+mindspore.Model whose train network is called here step by step on one batch, at the
+benchmark's jit level and thread count (the same as mindcv's workers).
 """
 import argparse
 

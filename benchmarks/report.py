@@ -120,7 +120,7 @@ def gflops_table(rows: List[dict]) -> str:
     first = rows[0]
     lines = [
         f"**GFLOP/s of the train step** (forward + backward, per image counted by FlopCounterMode on the PyTorch "
-        f"replica; `benchmarks/flops.py`). fp32 peak = {first['threads']} cores x {float(first['clock_mhz']) / 1000:.2f} GHz "
+        f"replica; `benchmarks/flops.py`). fp32 peak = {first['threads']} core{'' if first['threads'] == '1' else 's'} x {float(first['clock_mhz']) / 1000:.2f} GHz "
         f"({first['clock_source']}) x {first['fp32_flops_per_cycle']} FLOPs/cycle ({first['vector_isa']}, assuming 2 FMA "
         f"units) = {first['peak_gflops']} GFLOP/s; a {MATMUL_SIZE}x{MATMUL_SIZE} float32 matmul in PyTorch on the same "
         f"threads: {first['matmul_gflops']} GFLOP/s. A cell reads `GFLOP/s (% of the peak)`.",
