@@ -83,7 +83,8 @@ def run_conditions(results: Dict[str, List[dict]], env: Dict[str, str]) -> List[
     jit = _distinct(results, "jit_level")
     return [
         f"CPU: {' | '.join(cpus)} (model; the vector extensions it has)",
-        f"Threads per implementation: {', '.join(threads) or 'not recorded'} (every framework pinned to the same cores)"
+        f"Threads per process: {', '.join(threads) or 'not recorded'} (every framework's intra-op threads, on the same "
+        "cores; train.py under msrun splits them between its processes)"
         + (f"; onnxruntime: {', '.join(onnx)}" if onnx else ""),
         f"MindSpore jit level (mindcv and MindCV 0.3.0): {', '.join(jit) or 'not recorded'}",
     ]

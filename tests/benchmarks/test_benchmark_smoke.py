@@ -36,7 +36,7 @@ def test_quick_train_suite_writes_positive_figures(tmp_path):
     median, best = (float(rows[0][k]) for k in ("median_step_ms", "min_step_ms"))
     ours = f"{report._format(float(rows[0]['value']))} / {report._format(float(rows[0]['value']) * median / best)}"
     assert f"| train | mobilenet_v2_035 | 2 | 32 | images per s | {ours} |" in summary  # median / best
-    assert f"- CPU: {cpu_description()} " in summary and "- Threads per implementation: 1 " in summary
+    assert f"- CPU: {cpu_description()} " in summary and "- Threads per process: 1 " in summary
     with open(tmp_path / "flops.csv") as f:
         gflops = list(csv.DictReader(f))
     assert [(r["impl"], r["threads"]) for r in gflops] == [("mindcv", "1"), ("mindcv-msops", "1")]
