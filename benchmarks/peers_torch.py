@@ -62,20 +62,21 @@ def build_infer(args: argparse.Namespace, impl: str) -> Callable[[], None]:
     return forward
 
 
-class _FolderDataset(torch.utils.data.Dataset):
-    """(image, label) from an ImageNet-layout train/ split, the sample made by `transform(path)`."""
+class ImageFolder(torch.utils.data.Dataset):
+    """(image, label) of an ImageNet-layout split: class folders in sorted order (as train.py reads them),
+    the sample made by `transform(path)`."""
 
     def __init__(self, root: Path, transform: Callable) -> None:
-        self.files = image_files(root / "train")
-        classes = sorted({path.parent.name for path in self.files})
-        self.labels = [classes.index(path.parent.name) for path in self.files]
+        classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+        self.samples = [(path, label) for label, name in enumerate(classes) for path in image_files(root / name)]
         self.transform = transform
 
     def __len__(self) -> int:
-        return len(self.files)
+        return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple:
-        return torch.from_numpy(self.transform(self.files[index])), self.labels[index]
+        path, label = self.samples[index]
+        return torch.from_numpy(self.transform(path)), label
 
 
 def build_e2e(args: argparse.Namespace, impl: str) -> Callable[[], None]:
@@ -83,7 +84,7 @@ def build_e2e(args: argparse.Namespace, impl: str) -> Callable[[], None]:
     crop, flip, normalize; SGD momentum, label smoothing), batches from a DataLoader with `--workers` processes."""
     transform = partial(train_sample, size=args.resolution, scale=tuple(args.scale), ratio=tuple(args.ratio), hflip=0.5,
                         mean=IMAGENET_MEAN, std=IMAGENET_STD)
-    loader = DataLoader(_FolderDataset(Path(args.folder), transform), batch_size=args.batch_size, shuffle=True,
+    loader = DataLoader(ImageFolder(Path(args.folder) / "train", transform), batch_size=args.batch_size, shuffle=True,
                         drop_last=True, num_workers=args.workers, persistent_workers=True)
     torch.manual_seed(0)
     model = TorchMobileNetV2(model_width(args.model), args.num_classes).to(memory_format=_layout(impl))

@@ -23,6 +23,7 @@ from typing import Dict, List, Optional, Sequence
 
 import psutil
 
+from .protocol import model_width
 from .runner import REPO, cpu_description, load_average
 
 TTA_CONFIG = REPO / "benchmarks" / "tta_fashion_mnist.yaml"
@@ -89,7 +90,7 @@ def torch_recipe(config_argv: Sequence[str], threads: int) -> dict:
         "workers": cfg.system.num_parallel_workers, "threads": threads,
         "image_resize": aug.image_resize, "scale": aug.scale, "ratio": aug.ratio, "hflip": aug.hflip,
         "mean": aug.mean, "std": aug.std, "num_classes": cfg.model.num_classes,
-        "width": int(cfg.model.model.split("_")[2]) / 100, "seed": cfg.system.seed, "epochs": cfg.train.epoch_size,
+        "width": model_width(cfg.model.model), "seed": cfg.system.seed, "epochs": cfg.train.epoch_size,
         "lrs": builders.build_lr_schedule(cfg, steps_per_epoch), "momentum": opt.momentum,
         "nesterov": opt.use_nesterov, "weight_decay": opt.weight_decay,
         "no_decay_on_norm_and_bias": opt.weight_decay_filter == "norm_and_bias",

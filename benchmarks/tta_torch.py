@@ -13,32 +13,13 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
-from typing import Callable, List, Tuple
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from .pil_pipeline import IMAGE_SUFFIXES, eval_sample, train_sample
+from .peers_torch import ImageFolder
+from .pil_pipeline import eval_sample, train_sample
 from .torch_mobilenetv2 import TorchMobileNetV2
-
-class ImageFolder(Dataset):
-    """(image, label) of an ImageNet-layout split: class folders in sorted order, as train.py reads them."""
-
-    def __init__(self, root: Path, transform: Callable) -> None:
-        classes = sorted(p.name for p in root.iterdir() if p.is_dir())
-        self.samples: List[Tuple[Path, int]] = [
-            (path, label) for label, name in enumerate(classes)
-            for path in sorted((root / name).iterdir()) if path.suffix.lower() in IMAGE_SUFFIXES
-        ]
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> tuple:
-        path, label = self.samples[index]
-        return torch.from_numpy(self.transform(path)), label
-
 
 def _loader(recipe: dict, split: str, train: bool) -> DataLoader:
     size, mean, std = recipe["image_resize"], recipe["mean"], recipe["std"]

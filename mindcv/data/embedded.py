@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import List
 
 import numpy as np
+
 from ..cache import cache_dir, file_hash
 from ..errors import DataError
 from .idx import write_image_folder
