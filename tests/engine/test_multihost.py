@@ -132,11 +132,11 @@ def test_a_killed_rank_stops_the_job_within_seconds_and_resume_ends_like_the_uni
         job.kill_all()
     assert codes[0] != 0 and codes[1] != 0
     assert stopped_after < 120, f"the launchers took {stopped_after:.0f} s to stop"
-    # Rank 0 noticed within seconds, named the lost rank and said how to resume; msrun named it too.
+    # Rank 0 noticed within seconds, named the lost rank and said how to resume. (What msrun itself prints
+    # races: it names rank 1 as timed out, or rank 0 as failed when rank 0's own exit reaches it first.)
     expected = f"error: rank 0: lost rank 1 ({hosts.second}): the process stopped or its host or network failed"
     assert expected in job.worker_log(0)
     assert f"--ckpt_path {job.save_dir} --resume_opt True" in job.worker_log(0)
-    assert "Error code: 3" in job.output(0) and "worker 1 is the first one timed out" in job.output(0)
     assert sorted(p.name for p in job.save_dir.glob("*.ckpt")) == [f"mobilenet_v2_035-1_{STEPS_PER_EPOCH}.ckpt"]
 
     # The documented resume command: the same launch commands plus --ckpt_path <ckpt_save_dir> --resume_opt True.

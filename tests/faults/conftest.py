@@ -44,6 +44,27 @@ def msrun_stop(resume_data, tmp_path_factory) -> Background:
     return Background(scenarios.sigterm_under_msrun, resume_data, tmp_path_factory.mktemp("msrun_stop"))
 
 
+def _waits_for_background(item: pytest.Item) -> bool:
+    return any(name in item.fixturenames for name in BACKGROUND)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Run this folder's other tests first and the tests that wait for the background scenarios last.
+
+    An autouse fixture of this conftest only starts with this folder's first test; in path order
+    that came halfway through the suite, so the scenarios (about 6 minutes of training processes
+    in a row) overlapped nothing before it and the suite waited for them (measured: 18 min).
+    """
+    here = Path(__file__).parent
+
+    def group(item: pytest.Item) -> int:
+        if _waits_for_background(item):
+            return 2
+        return 0 if here in Path(str(item.fspath)).parents else 1
+
+    items.sort(key=group)  # stable: path order within each group
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _start_background_scenarios(request):
     """Start the scenarios any selected test needs before the first test, so they overlap the others."""
