@@ -60,7 +60,7 @@ def pytest_collection_modifyitems(items) -> None:
     def group(item: pytest.Item) -> int:
         if _waits_for_background(item):
             return 2
-        return 0 if here in Path(str(item.fspath)).parents else 1
+        return 0 if here in item.path.parents else 1
 
     items.sort(key=group)  # stable: path order within each group
 
