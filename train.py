@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from mindcv.config import parse_config
-from mindcv.engine import TrainingStopped, train
+from mindcv.engine import TrainingStopped, end_process, train
 from mindcv.errors import exit_on_user_error
 
 
@@ -36,4 +36,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    end_process(main())

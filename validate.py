@@ -6,9 +6,9 @@
 
 Options beside the config keys: --results_file (.json or .csv), --per_class True, --confusion_matrix FILE.png.
 """
-import sys
 
 from mindcv.config import parse_config
+from mindcv.engine import end_process
 from mindcv.engine.results import format_per_class
 from mindcv.engine.validation import VALIDATE_OPTIONS, validate
 from mindcv.errors import exit_on_user_error
@@ -28,4 +28,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    end_process(main())

@@ -1,4 +1,4 @@
-from .distributed import init_distributed
+from .distributed import end_process, init_distributed
 from .evaluate import evaluate
 from .labels import imagenet_class_names, load_label_names
 from .predict import INFER_OPTIONS, Prediction, infer, predict
@@ -8,6 +8,7 @@ from .trainer import TrainingDiverged, train
 from .validation import VALIDATE_OPTIONS, ValidationReport, validate
 
 __all__ = [
+    "end_process",
     "init_distributed",
     "evaluate",
     "imagenet_class_names",

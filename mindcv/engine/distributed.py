@@ -5,12 +5,13 @@ import os
 import socket
 import subprocess
 import sys
-from typing import Tuple
+from typing import NoReturn, Optional, Tuple
 
 import mindspore as ms
 from mindspore.communication import get_group_size, get_rank, init
 
 from ..errors import MindCVError
+from .peers import say_goodbye
 
 _logger = logging.getLogger(__name__)
 
@@ -19,6 +20,9 @@ _MPI_RANK_VARS = ("OMPI_COMM_WORLD_RANK", "PMI_RANK")
 _MPI_SIZE_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
 _MPI_LOCAL_RANK_VARS = ("OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID")
 _MPI_LOCAL_SIZE_VARS = ("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS")
+# Set when this process joined a cluster it made under mpirun; the scheduler if this process started it.
+_under_mpirun_cluster = False
+_scheduler: Optional[subprocess.Popen] = None
 
 
 def _first_env(names: Tuple[str, ...]) -> str:
@@ -49,6 +53,7 @@ def _start_cluster_under_mpirun() -> None:
     127.0.0.1:8118, one host); local rank 0 of the host that has that address starts it. Over
     several hosts, MS_SCHED_HOST must be exported to every rank (`mpirun -x MS_SCHED_HOST=...`).
     """
+    global _under_mpirun_cluster, _scheduler
     rank, size = _first_env(_MPI_RANK_VARS), _first_env(_MPI_SIZE_VARS)
     local_size = _first_env(_MPI_LOCAL_SIZE_VARS)
     host = os.environ.get("MS_SCHED_HOST", "127.0.0.1")
@@ -65,10 +70,10 @@ def _start_cluster_under_mpirun() -> None:
         for name in _MPI_RANK_VARS + _MPI_SIZE_VARS:
             env.pop(name, None)
         code = "from mindspore.communication import init; init()"
-        # The scheduler leaves by itself once every worker has unregistered (at their exit).
-        scheduler = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, start_new_session=True)
-        _logger.info("started MindSpore scheduler (pid %d) on %s:%s", scheduler.pid, host, port)
+        _scheduler = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, start_new_session=True)
+        _logger.info("started MindSpore scheduler (pid %d) on %s:%s", _scheduler.pid, host, port)
     os.environ.update({"MS_ROLE": "MS_WORKER", "MS_NODE_ID": rank})
+    _under_mpirun_cluster = True
 
 
 def init_distributed(distribute: bool) -> Tuple[int, int]:
@@ -89,3 +94,29 @@ def init_distributed(distribute: bool) -> Tuple[int, int]:
     rank, size = get_rank(), get_group_size()
     ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=size)
     return rank, size
+
+
+def end_process(exit_code: int) -> NoReturn:
+    """Exit with `exit_code`; under mpirun, without MindSpore's cluster teardown.
+
+    That teardown (each worker unregistering from the scheduler at interpreter exit) crashes
+    with SIGSEGV in MindSpore 2.10's TCP client thread when mpirun has bound the ranks to cores
+    and the host is busy: 20 of 43 two-rank runs on a loaded 2-core machine (1 of 52 idle),
+    always after every file was written, yet mpirun then reports the job failed (exit 139). So under
+    mpirun a rank tells its peers it leaves, flushes its logs and exits at once, and the rank
+    that started the scheduler stops it. Under msrun (never seen to crash so) the launcher's
+    scheduler waits for every worker's unregistration, so there the teardown stays.
+    """
+    if not _under_mpirun_cluster:
+        sys.exit(exit_code)
+    say_goodbye()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if _scheduler is not None:
+        _scheduler.terminate()
+        try:
+            _scheduler.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            _scheduler.kill()
+    os._exit(exit_code)

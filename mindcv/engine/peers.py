@@ -29,6 +29,7 @@ PROBE_INTERVAL_S = 5.0
 PROBE_TIMEOUT_S = 3.0
 GOODBYE_TIMEOUT_S = 1.0
 GOODBYE = b"goodbye"
+_active: Optional["PeerWatch"] = None  # this process's watch, once started
 # Exit code of a rank that stopped because another one did (1: a crash, 2: bad input).
 PEER_LOST_EXIT_CODE = 3
 
@@ -56,7 +57,7 @@ class PeerWatch:
         self.peers: List[Tuple[str, int]] = [(socket.inet_ntoa(bytes(row[:4].astype(np.uint8))), int(row[4])) for row in table]
         threading.Thread(target=self._answer, name="mindcv-beacon", daemon=True).start()
         threading.Thread(target=self._watch, name="mindcv-peer-watch", daemon=True).start()
-        atexit.register(self._say_goodbye)
+        atexit.register(self.say_goodbye)
 
     def _answer(self) -> None:
         """Accept probes (they send nothing) and goodbyes (`goodbye <rank>`)."""
@@ -118,7 +119,9 @@ class PeerWatch:
         # At once: the main thread waits in a collective, and MindSpore's exit handlers would wait for the lost ranks.
         os._exit(PEER_LOST_EXIT_CODE)
 
-    def _say_goodbye(self) -> None:
+    def say_goodbye(self) -> None:
+        if self.leaving:
+            return
         self.leaving = True
         # One after the other: the interpreter is exiting, when no new thread may start.
         for peer in self._others():
@@ -129,8 +132,15 @@ def watch_peers(rank: int, resume_hint: str) -> Optional[PeerWatch]:
     """Start this rank's beacon and the watch of the others (every rank of the job calls it once,
     after the thread setup: the address exchange runs the first operator). `resume_hint` ends
     the message that names a lost rank."""
+    global _active
     try:
-        return PeerWatch(rank, os.environ.get("MS_SCHED_HOST", "127.0.0.1"), resume_hint)
+        _active = PeerWatch(rank, os.environ.get("MS_SCHED_HOST", "127.0.0.1"), resume_hint)
     except OSError as err:  # e.g. an IPv6 scheduler address
         _logger.warning("lost ranks will not be noticed early: no beacon on the scheduler's network (%s)", err)
-        return None
+    return _active
+
+
+def say_goodbye() -> None:
+    """Tell the other ranks this one leaves (done at exit anyway; for exits that skip atexit)."""
+    if _active is not None:
+        _active.say_goodbye()

@@ -52,12 +52,26 @@ def mpirun_run(image_folder, tmp_path_factory) -> Path:
     """The save folder of the same run under mpirun (which binds each rank to a core)."""
     workdir = tmp_path_factory.mktemp("mpirun")
     save = workdir / "ckpt"
+    port = free_port()
     command = [
-        "mpirun", "-n", "2", "--allow-run-as-root", "--oversubscribe", "-x", "GLOG_v", "-x", f"MS_SCHED_PORT={free_port()}",
+        "mpirun", "-n", "2", "--allow-run-as-root", "--oversubscribe", "-x", "GLOG_v", "-x", f"MS_SCHED_PORT={port}",
         sys.executable, *_distributed_args(image_folder, save),
     ]
     _run(command, workdir, {**os.environ, "GLOG_v": "3"})
+    # Rank 0 started the scheduler and stops it as it leaves: nothing of the job outlives mpirun.
+    assert _processes_with_env(f"MS_SCHED_PORT={port}") == []
     return save
+
+
+def _processes_with_env(entry: str) -> list:
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if entry.encode() in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            pass
+    return found
 
 
 def test_msrun_two_workers_end_identical(msrun_run):
