@@ -55,6 +55,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                              "this process may use)")
     parser.add_argument("--onnx_threads", type=int, default=0,
                         help="onnxruntime intra-op threads of the ONNX columns (default 0: --threads)")
+    parser.add_argument("--num_classes", type=int, default=1000,
+                        help="train/infer: classes of the classifier head (the demo's model has 10; the head's weights "
+                             "weigh most at small inputs)")
     parser.add_argument("--jit_level", default="O0", choices=("O0", "O1", "O2"),
                         help="graph-mode jit level of every MindSpore implementation (mindcv, train.py in e2e, MindCV 0.3.0)")
     parser.add_argument("--msrun", action=argparse.BooleanOptionalAction, default=True, help="e2e: also 2 processes under msrun")
@@ -70,8 +73,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.quick:
         args.models, args.batch_sizes, args.resolutions = args.models or ["mobilenet_v2_100"], args.batch_sizes or [2], args.resolutions or [64]
         args.repeats, args.steps, args.warmup, args.tta_rounds = 1, 2, 1, 1
-    if min(args.repeats, args.steps, args.threads, args.tta_rounds) < 1 or min(args.warmup, args.onnx_threads) < 0:
-        parser.error("--repeats, --steps, --threads and --tta_rounds must be positive, --warmup and --onnx_threads not negative")
+    if min(args.repeats, args.steps, args.threads, args.tta_rounds, args.num_classes) < 1 or min(args.warmup, args.onnx_threads) < 0:
+        parser.error("--repeats, --steps, --threads, --tta_rounds and --num_classes must be positive, --warmup and --onnx_threads not negative")
     return args
 
 
@@ -90,7 +93,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.threads > len(cores):
         print(f"note: --threads {args.threads} on {len(cores)} core(s): the threads share them")
     settings = suites.Settings(args.steps, args.repeats, args.warmup, args.peers, venv, args.jit_level, args.out, args.impls,
-                               args.onnx_threads, args.threads)
+                               args.onnx_threads, args.threads, args.num_classes)
     env = suites.environment(venv)
     chosen = SUITES if args.suite == "all" else (args.suite,)
     if "tta" in chosen and not tta.has_source(args.fashion_mnist):

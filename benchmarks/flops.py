@@ -26,7 +26,7 @@ RESULTS = Path(__file__).parent / "results"
 COLUMNS = (
     "date", "model", "batch_size", "resolution", "impl", "images_per_s", "gflop_per_image", "achieved_gflops",
     "threads", "clock_mhz", "clock_source", "fp32_flops_per_cycle", "vector_isa", "peak_gflops", "matmul_gflops",
-    "percent_of_peak", "percent_of_matmul", "cpu",
+    "percent_of_peak", "percent_of_matmul", "cpu", "num_classes",
 )
 # fp32 FLOPs per cycle and core: lanes x 2 (multiply-add) x 2 FMA units, for the widest extension present.
 FLOPS_PER_CYCLE = (("avx512f", 64), ("avx2", 32), ("sse2", 16))
@@ -119,7 +119,10 @@ def matmul_gflops(threads: int, size: int = MATMUL_SIZE, repeats: int = 10) -> f
 def flops_rows(train_rows: Sequence[dict], default_threads: int) -> List[dict]:
     """One row per measured train row of a mobilenet_v2_XXX model: achieved GFLOP/s and its share of the peaks."""
     measured = [row for row in train_rows if row.get("value") and MODEL_NAME.match(row["model"])]
-    work = {(r["model"], int(r["resolution"])): train_gflop_per_image(r["model"], int(r["resolution"])) for r in measured}
+    def key(row: dict) -> tuple:
+        return row["model"], int(row["resolution"]), int(row.get("num_classes") or 1000)
+
+    work = {key(r): train_gflop_per_image(*key(r)) for r in measured}
     mhz, source = clock_mhz()
     per_cycle, isa = fp32_flops_per_cycle()
     matmul: Dict[int, float] = {}
@@ -128,7 +131,7 @@ def flops_rows(train_rows: Sequence[dict], default_threads: int) -> List[dict]:
         threads = int(row.get("threads") or default_threads)
         if threads not in matmul:
             matmul[threads] = matmul_gflops(threads)
-        gflop = work[(row["model"], int(row["resolution"]))]
+        gflop = work[key(row)]
         achieved = float(row["value"]) * gflop
         peak = peak_gflops(threads)
         rows.append({
@@ -138,7 +141,7 @@ def flops_rows(train_rows: Sequence[dict], default_threads: int) -> List[dict]:
             "threads": threads, "clock_mhz": round(mhz, 1), "clock_source": source, "fp32_flops_per_cycle": per_cycle,
             "vector_isa": isa, "peak_gflops": round(peak, 1), "matmul_gflops": round(matmul[threads], 1),
             "percent_of_peak": round(100 * achieved / peak, 2), "percent_of_matmul": round(100 * achieved / matmul[threads], 2),
-            "cpu": row.get("cpu", ""),
+            "cpu": row.get("cpu", ""), "num_classes": key(row)[2],
         })
     return rows
 

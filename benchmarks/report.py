@@ -35,11 +35,17 @@ def _median_and_min(row: dict) -> str:
     return f"{_format(float(row['value']))} / {_format(_best(row))}"
 
 
+def _model_cell(row: dict) -> str:
+    """The model, with its head size where that is not ImageNet's 1000 classes (CSVs before the column: 1000)."""
+    classes = row.get("num_classes") or "1000"
+    return row["model"] if classes == "1000" else f"{row['model']} ({classes} classes)"
+
+
 def comparison_table(rows: List[dict]) -> str:
     """One line per configuration; a peer's cell is `value (ratio)`, ratio = fastest mindcv / peer (> 1: we win)."""
     groups: "OrderedDict[tuple, List[dict]]" = OrderedDict()
     for row in rows:
-        groups.setdefault((row["suite"], row["model"], row["batch_size"], row["resolution"]), []).append(row)
+        groups.setdefault((row["suite"], _model_cell(row), row["batch_size"], row["resolution"]), []).append(row)
     impls = list(OrderedDict.fromkeys(row["impl"] for row in rows))
     header = (["suite", "model", "batch", "res", "unit"] + [IMPL_TITLES.get(i, i) for i in impls]
               + ["samples", "peak RSS MB (same order)", "load 1 min"])
@@ -132,7 +138,7 @@ def gflops_table(rows: List[dict]) -> str:
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     groups: "OrderedDict[tuple, Dict[str, dict]]" = OrderedDict()
     for row in rows:
-        groups.setdefault((row["model"], row["batch_size"], row["resolution"], row["gflop_per_image"]), {})[row["impl"]] = row
+        groups.setdefault((_model_cell(row), row["batch_size"], row["resolution"], row["gflop_per_image"]), {})[row["impl"]] = row
     for (model, batch, res, gflop), by_impl in groups.items():
         cells = [f"{_format(float(by_impl[i]['achieved_gflops']))} ({float(by_impl[i]['percent_of_peak']):.1f}%)"
                  if i in by_impl else "" for i in impls]

@@ -43,6 +43,7 @@ IMPL_TITLES = {
 CSV_COLUMNS = (
     "date", "suite", "model", "batch_size", "resolution", "impl", "metric", "value", "median_step_ms", "min_step_ms", "steps",
     "setup_s", "peak_rss_mb", "load_1min_before", "load_1min_after", "error", "cpu", "threads", "jit_level", "onnx_threads",
+    "num_classes",
 )
 # The implementations that run on MindSpore: --jit_level applies to them.
 MINDSPORE_IMPLS = ("mindcv", MINDCV_MSOPS, "mindcv-mindir", MINDCV030)
@@ -62,10 +63,11 @@ class Settings:
     only: Sequence[str] = ()  # measure only these implementations (empty: all)
     onnx_threads: int = 0  # onnxruntime's intra-op threads for the ONNX columns (0: `threads`)
     threads: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))  # intra-op threads of every framework
+    num_classes: int = 1000  # classes of the classifier head (train and infer)
 
     def worker_args(self, impl: str) -> List[str]:
         """The arguments that pin `impl`'s threads (and MindSpore's jit level) in its worker."""
-        args = ["--threads", str(self.threads)]
+        args = ["--threads", str(self.threads), "--num_classes", str(self.num_classes)]
         if impl in MINDSPORE_IMPLS:
             args += ["--jit_level", self.jit_level]
         if impl in ONNX_IMPLS:
@@ -73,9 +75,10 @@ class Settings:
         return args
 
     def recorded(self, impl: str) -> Dict[str, object]:
-        """The CSV cells saying how `impl` ran: its threads, jit level (MindSpore) and onnxruntime threads."""
+        """The CSV cells saying how `impl` ran: its threads, jit level (MindSpore), onnxruntime threads, head size."""
         return {"threads": self.threads, "jit_level": self.jit_level if impl in MINDSPORE_IMPLS else "",
-                "onnx_threads": (self.onnx_threads or self.threads) if impl in ONNX_IMPLS else ""}
+                "onnx_threads": (self.onnx_threads or self.threads) if impl in ONNX_IMPLS else "",
+                "num_classes": self.num_classes}
 
 
 def model_plan(models: Optional[Sequence[str]], batch_sizes: Optional[Sequence[int]],
@@ -210,6 +213,7 @@ def _train_py_rows(processes: int, epochs: int, settings: Settings) -> List[dict
                 "setup_s": "", "peak_rss_mb": "", "load_1min_before": round(before, 2), "load_1min_after": round(after, 2),
                 "error": error[0] if error else "", "cpu": cpu_description(),
                 "threads": _threads_per_process(settings, processes), "jit_level": settings.jit_level, "onnx_threads": "",
+                "num_classes": recipe["num_classes"],
             })
     return rows
 
@@ -232,10 +236,11 @@ def run_e2e(settings: Settings, process_counts: Sequence[int] = (1, 2), epochs: 
         recipe = _demo_recipe()
         folder = prepare_fashion_mnist()
         images = len(list((folder / "train").rglob("*.png"))) // recipe["batch_size"] * recipe["batch_size"]
-        extra = ("--folder", str(folder), "--num_classes", str(recipe["num_classes"]), "--workers",
+        extra = ("--folder", str(folder), "--workers",
                  str(recipe["num_parallel_workers"]), "--scale", *map(str, recipe["scale"]), "--ratio", *map(str, recipe["ratio"]))
         config = Config("e2e", recipe["model"], recipe["batch_size"], recipe["image_resize"], extra)
-        peer_settings = replace(settings, steps=max(1, epochs - 1), repeats=1, warmup=1, peers=True)
+        peer_settings = replace(settings, steps=max(1, epochs - 1), repeats=1, warmup=1, peers=True,
+                                num_classes=recipe["num_classes"])
         rows += _measure_rows("e2e", [config], impls, peer_settings, images_per_step=lambda _: images, write=False)
     write_csv(settings.out / "e2e.csv", rows)
     return rows
