@@ -135,7 +135,84 @@ void backward_input_s2_plane(const float *dy, const float *k, float *dx, const P
   }
 }
 
+// Small outputs (the deep layers at small inputs: 2x2 and 1x1) have too few values per tap for the
+// contiguous loops above to pay for their setup, which cost more than the arithmetic (30 ns a value
+// on 1x1 planes). Instead, every (output, input, tap) triple the geometry allows is listed once per
+// call, grouped by output, and each plane walks that list: 2-6x faster on 2x2 and 1x1 outputs,
+// slower from 4x4 on (tests/kernels harness figures in benchmarks/README.md).
+constexpr int64_t kSmallOutput = 4;
+
+struct TapTable {
+  std::vector<int32_t> first;  // taps of output o: [first[o], first[o + 1])
+  std::vector<int32_t> input, tap;
+
+  TapTable(const Plane &p, int stride) : first(1, 0) {
+    for (int64_t r = 0; r < p.oh; ++r) {
+      for (int64_t c = 0; c < p.ow; ++c) {
+        for (int i = 0; i < 3; ++i) {
+          for (int j = 0; j < 3; ++j) {
+            const int64_t xr = r * stride + i - p.pad_top, xc = c * stride + j - p.pad_left;
+            if (xr < 0 || xr >= p.h || xc < 0 || xc >= p.w) continue;
+            input.push_back(static_cast<int32_t>(xr * p.w + xc));
+            tap.push_back(i * 3 + j);
+          }
+        }
+        first.push_back(static_cast<int32_t>(input.size()));
+      }
+    }
+  }
+
+  int64_t outputs() const { return static_cast<int64_t>(first.size()) - 1; }
+};
+
+bool is_small(const Plane &p) { return p.oh * p.ow <= kSmallOutput; }
+
+void forward_small(const float *x, const float *weight, float *y, const Plane &p, const TapTable &table) {
+  const int64_t in_size = p.h * p.w, out_size = table.outputs();
+  parallel_for(p.n * p.c, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      const float *xk = x + k * in_size, *wk = weight + (k % p.c) * 9;
+      float *yk = y + k * out_size;
+      for (int64_t o = 0; o < out_size; ++o) {
+        float sum = 0.0f;
+        for (int32_t e = table.first[o]; e < table.first[o + 1]; ++e) sum += wk[table.tap[e]] * xk[table.input[e]];
+        yk[o] = sum;
+      }
+    }
+  });
+}
+
+void backward_input_small(const float *dy, const float *weight, float *dx, const Plane &p, const TapTable &table) {
+  const int64_t in_size = p.h * p.w, out_size = table.outputs();
+  parallel_for(p.n * p.c, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      const float *grad = dy + k * out_size, *wk = weight + (k % p.c) * 9;
+      float *dxk = dx + k * in_size;
+      std::fill(dxk, dxk + in_size, 0.0f);
+      for (int64_t o = 0; o < out_size; ++o)
+        for (int32_t e = table.first[o]; e < table.first[o + 1]; ++e) dxk[table.input[e]] += wk[table.tap[e]] * grad[o];
+    }
+  });
+}
+
+void backward_weight_small(const float *x, const float *dy, float *dweight, const Plane &p, const TapTable &table) {
+  const int64_t in_size = p.h * p.w, out_size = table.outputs();
+  parallel_for(p.c, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      float sums[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+      for (int64_t n = 0; n < p.n; ++n) {
+        const int64_t k = n * p.c + c;
+        const float *xk = x + k * in_size, *grad = dy + k * out_size;
+        for (int64_t o = 0; o < out_size; ++o)
+          for (int32_t e = table.first[o]; e < table.first[o + 1]; ++e) sums[table.tap[e]] += grad[o] * xk[table.input[e]];
+      }
+      std::copy(sums, sums + 9, dweight + c * 9);
+    }
+  });
+}
+
 void forward(const float *x, const float *weight, float *y, const Plane &p, int stride) {
+  if (is_small(p)) return forward_small(x, weight, y, p, TapTable(p, stride));
   const FlatPlane flat(p.h, p.w);
   parallel_for(p.n * p.c, [&](int64_t begin, int64_t end) {
     SplitRow split(p.w, p.ow, p.pad_left);
@@ -150,6 +227,7 @@ void forward(const float *x, const float *weight, float *y, const Plane &p, int 
 }
 
 void backward_input(const float *dy, const float *weight, float *dx, const Plane &p, int stride) {
+  if (is_small(p)) return backward_input_small(dy, weight, dx, p, TapTable(p, stride));
   const FlatPlane flat(p.h, p.w);
   parallel_for(p.n * p.c, [&](int64_t begin, int64_t end) {
     SplitRow split(p.w, p.ow, p.pad_left);
@@ -200,6 +278,7 @@ void weight_sums_s2_plane(const float *x, const float *dy, const Plane &p, Split
 // dweight[c, i, j] = sum over n and outputs of dy * the input the tap read; one thread per channel
 // adds the batch in order.
 void backward_weight(const float *x, const float *dy, float *dweight, const Plane &p, int stride) {
+  if (is_small(p)) return backward_weight_small(x, dy, dweight, p, TapTable(p, stride));
   const FlatPlane flat(p.h, p.w);
   parallel_for(p.c, [&](int64_t begin, int64_t end) {
     SplitRow split(p.w, p.ow, p.pad_left);
