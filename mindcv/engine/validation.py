@@ -64,9 +64,10 @@ def _check_labels_fit(class_names: List[str], label_count: int, cfg: RunConfig) 
 
 
 def _open_model_file(cfg: RunConfig) -> ExportedModel:
-    """The exported model, checked against the transforms' image size and num_classes before any data is read."""
+    """The exported model, checked against the transforms' image size and num_classes before any data is read;
+    an ONNX file runs on num_threads onnxruntime threads (0: its default)."""
     path, num_classes = cfg.options["model_file"], cfg.model.num_classes
-    model = load_exported(path)
+    model = load_exported(path, threads=cfg.system.num_threads)
     outputs = model.probe((cfg.model.in_channels, cfg.eval.image_resize, cfg.eval.image_resize))
     if outputs != num_classes:
         raise ConfigError(f"{path}: gives {outputs} outputs per image but num_classes is {num_classes}; set num_classes")

@@ -98,6 +98,17 @@ struct ChannelBlock {
   }
 };
 
+// y = affine(x) over each sample's run of the channels from `begin`, `affine` spread over the run.
+template <bool Relu6>
+void normalise_runs(const float *x, float *y, const Layout &l, int64_t begin, const std::vector<Affine> &affine) {
+  const int64_t run = static_cast<int64_t>(affine.size());
+  for (int64_t s = 0; s < l.n; ++s) {
+    const float *xs = x + l.offset(s, begin);
+    float *ys = y + l.offset(s, begin);
+    for (int64_t j = 0; j < run; ++j) ys[j] = clamp<Relu6>(affine[j](xs[j]));
+  }
+}
+
 template <bool Relu6>
 void forward_small(const float *x, const float *gamma, const float *beta, float eps, float *y, float *mean_out,
                    float *invstd_out, const Moving &moving, const Layout &l) {
@@ -123,11 +134,7 @@ void forward_small(const float *x, const float *gamma, const float *beta, float 
     const std::vector<Affine> affine = block.spread<Affine>([&](int64_t ch, int64_t k) {
       return finish_statistics(ch, mean[k * l.hw], squares[k], gamma, beta, eps, mean_out, invstd_out, moving, l);
     });
-    for (int64_t s = 0; s < l.n; ++s) {
-      const float *xs = x + l.offset(s, begin);
-      float *ys = y + l.offset(s, begin);
-      for (int64_t j = 0; j < run; ++j) ys[j] = clamp<Relu6>(affine[j](xs[j]));
-    }
+    normalise_runs<Relu6>(x, y, l, begin, affine);
   });
 }
 
@@ -250,17 +257,18 @@ void backward(const float *x, const float *gamma, const float *beta, const float
 template <bool Relu6>
 void inference(const float *x, const float *gamma, const float *beta, const float *mean, const float *var, float eps,
                float *y, const Layout &l) {
+  auto affine_of = [&](int64_t ch) { return Affine(gamma[ch], beta[ch], mean[ch], float(1.0 / std::sqrt(double(var[ch]) + eps))); };
+  if (l.hw < kLanes) {
+    parallel_for(l.c, [&](int64_t begin, int64_t end) {
+      const ChannelBlock block{begin, end - begin, l.hw};
+      normalise_runs<Relu6>(x, y, l, begin, block.spread<Affine>([&](int64_t ch, int64_t) { return affine_of(ch); }));
+    });
+    return;
+  }
   parallel_for(l.c, [&](int64_t begin, int64_t end) {
     for (int64_t ch = begin; ch < end; ++ch) {
-      const Affine affine(gamma[ch], beta[ch], mean[ch], float(1.0 / std::sqrt(double(var[ch]) + eps)));
-      for (int64_t s = 0; s < l.n; ++s) {
-        const float *in = x + l.offset(s, ch);
-        float *out = y + l.offset(s, ch);
-        for (int64_t e = 0; e < l.hw; ++e) {
-          const float v = affine(in[e]);
-          out[e] = Relu6 ? (v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v)) : v;
-        }
-      }
+      const Affine affine = affine_of(ch);
+      for (int64_t s = 0; s < l.n; ++s) normalise_plane<Relu6>(x + l.offset(s, ch), y + l.offset(s, ch), l.hw, affine);
     }
   });
 }

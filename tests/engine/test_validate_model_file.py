@@ -92,3 +92,26 @@ def test_missing_foreign_and_misfit_files_are_one_error_line(exported, tmp_path,
     assert f"takes 3x{IMAGE_SIZE}x{IMAGE_SIZE} images, got 3x40x40" in one_error_line(capsys)
     assert main(argv(data, exported["mindir"], "--num_classes", "5")) == 2
     assert "gives 3 outputs per image but num_classes is 5" in one_error_line(capsys)
+
+
+def test_num_threads_sets_the_onnx_sessions_threads(exported, monkeypatch):
+    """validate.py's num_threads reaches onnxruntime (0 leaves its default)."""
+    from types import SimpleNamespace
+
+    import onnxruntime
+
+    from mindcv.engine import validation
+
+    threads = []
+    session = onnxruntime.InferenceSession
+
+    def spy(path, options, **kwargs):
+        threads.append(options.intra_op_num_threads)
+        return session(path, options, **kwargs)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", spy)
+    for requested in (1, 0):
+        cfg = SimpleNamespace(options={"model_file": exported["onnx"]}, model=SimpleNamespace(num_classes=3, in_channels=3),
+                              eval=SimpleNamespace(image_resize=IMAGE_SIZE), system=SimpleNamespace(num_threads=requested))
+        assert validation._open_model_file(cfg).batch_size == ONNX_BATCH
+    assert threads == [1, 0]

@@ -74,12 +74,12 @@ def test_inference_uses_moving_statistics_and_float16_falls_back():
 
 @pytest.mark.parametrize("relu6", [True, False])
 @pytest.mark.parametrize("mode", [ms.PYNATIVE_MODE, ms.GRAPH_MODE])
-def test_inference_outputs_and_gradients_equal_mindspore(relu6, mode):
+@pytest.mark.parametrize("shape", [(3, 6, 4, 5), (3, 6, 2, 2)])  # per-channel and channel-block paths
+def test_inference_outputs_and_gradients_equal_mindspore(relu6, mode, shape):
     """In eval mode (moving statistics) the kernel computes MindSpore's BatchNorm (+ ReLU6), and its
     gradients (a network differentiated in eval mode) are MindSpore's too."""
     ms.set_context(mode=mode)
     rng = np.random.default_rng(0)
-    shape = (3, 6, 4, 5)
     x = Tensor((rng.standard_normal(shape) * 4 + 2).astype(np.float32))
     sens = Tensor(rng.standard_normal(shape).astype(np.float32))
     results = []
