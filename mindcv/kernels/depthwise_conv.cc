@@ -139,7 +139,7 @@ void backward_input_s2_plane(const float *dy, const float *k, float *dx, const P
 // contiguous loops above to pay for their setup, which cost more than the arithmetic (30 ns a value
 // on 1x1 planes). Instead, every (output, input, tap) triple the geometry allows is listed once per
 // call, grouped by output, and each plane walks that list: 2-6x faster on 2x2 and 1x1 outputs,
-// slower from 4x4 on (tests/kernels harness figures in benchmarks/README.md).
+// slower from 4x4 on (`python -m benchmarks.kernel_layers`, results/kernel_layers.csv).
 constexpr int64_t kSmallOutput = 4;
 
 struct TapTable {
