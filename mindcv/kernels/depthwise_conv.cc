@@ -167,31 +167,31 @@ struct TapTable {
 
 bool is_small(const Plane &p) { return p.oh * p.ow <= kSmallOutput; }
 
-void forward_small(const float *x, const float *weight, float *y, const Plane &p, const TapTable &table) {
+// body(input offset, output offset, the plane's kernel) for every plane, split over the threads.
+template <typename Body>
+void each_plane(const float *weight, const Plane &p, const TapTable &table, const Body &body) {
   const int64_t in_size = p.h * p.w, out_size = table.outputs();
   parallel_for(p.n * p.c, [&](int64_t begin, int64_t end) {
-    for (int64_t k = begin; k < end; ++k) {
-      const float *xk = x + k * in_size, *wk = weight + (k % p.c) * 9;
-      float *yk = y + k * out_size;
-      for (int64_t o = 0; o < out_size; ++o) {
-        float sum = 0.0f;
-        for (int32_t e = table.first[o]; e < table.first[o + 1]; ++e) sum += wk[table.tap[e]] * xk[table.input[e]];
-        yk[o] = sum;
-      }
+    for (int64_t k = begin; k < end; ++k) body(k * in_size, k * out_size, weight + (k % p.c) * 9);
+  });
+}
+
+void forward_small(const float *x, const float *weight, float *y, const Plane &p, const TapTable &table) {
+  each_plane(weight, p, table, [&](int64_t in_offset, int64_t out_offset, const float *wk) {
+    for (int64_t o = 0; o < table.outputs(); ++o) {
+      float sum = 0.0f;
+      for (int32_t e = table.first[o]; e < table.first[o + 1]; ++e) sum += wk[table.tap[e]] * x[in_offset + table.input[e]];
+      y[out_offset + o] = sum;
     }
   });
 }
 
 void backward_input_small(const float *dy, const float *weight, float *dx, const Plane &p, const TapTable &table) {
-  const int64_t in_size = p.h * p.w, out_size = table.outputs();
-  parallel_for(p.n * p.c, [&](int64_t begin, int64_t end) {
-    for (int64_t k = begin; k < end; ++k) {
-      const float *grad = dy + k * out_size, *wk = weight + (k % p.c) * 9;
-      float *dxk = dx + k * in_size;
-      std::fill(dxk, dxk + in_size, 0.0f);
-      for (int64_t o = 0; o < out_size; ++o)
-        for (int32_t e = table.first[o]; e < table.first[o + 1]; ++e) dxk[table.input[e]] += wk[table.tap[e]] * grad[o];
-    }
+  each_plane(weight, p, table, [&](int64_t in_offset, int64_t out_offset, const float *wk) {
+    float *dxk = dx + in_offset;
+    std::fill(dxk, dxk + p.h * p.w, 0.0f);
+    for (int64_t o = 0; o < table.outputs(); ++o)
+      for (int32_t e = table.first[o]; e < table.first[o + 1]; ++e) dxk[table.input[e]] += wk[table.tap[e]] * dy[out_offset + o];
   });
 }
 
