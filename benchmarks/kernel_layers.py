@@ -65,14 +65,6 @@ def baseline_sources(commit: str, folder: Path) -> Path:
     return folder
 
 
-def compile_source(source: Path, output: Path) -> Path:
-    """`source` compiled as build.py compiles the kernels (same flags, same -march)."""
-    compiler = build._compiler()
-    subprocess.run([compiler, *build.COMPILE_FLAGS, f"-march={build.target_arch()}", str(source), "-o", str(output)],
-                   check=True, capture_output=True, text=True)
-    return output
-
-
 class EntryPoint:
     """One exported kernel function bound to its arrays (inputs then outputs)."""
 
@@ -173,8 +165,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.baseline:
             try:
                 folder = baseline_sources(args.baseline, Path(scratch))
-                libraries[args.baseline] = {kernel: compile_source(folder / source, Path(scratch) / f"{kernel}.so")
-                                            for kernel, source in SOURCES.items()}
+                baseline = {kernel: Path(scratch) / f"{kernel}.so" for kernel in SOURCES}
+                for kernel, source in SOURCES.items():  # as build.py compiles the current ones
+                    build.compile_source(build._compiler(), build.target_arch(), folder / source, baseline[kernel])
+                libraries[args.baseline] = baseline
             except subprocess.CalledProcessError as err:
                 print(f"error: --baseline {args.baseline}: {str(err.stderr or err).strip()[-300:]}", file=sys.stderr)
                 return 2

@@ -66,6 +66,12 @@ def _cache_key(compiler: str, arch: str, source: Path) -> str:
     return hashlib.sha256(source.read_bytes() + headers + target.encode()).hexdigest()
 
 
+def compile_source(compiler: str, arch: str, source: Path, output: Path) -> None:
+    """`source` compiled into the shared library `output` for `-march=arch` (CalledProcessError on failure)."""
+    command = [compiler, *COMPILE_FLAGS, f"-march={arch}", str(source), "-o", str(output)]
+    subprocess.run(command, check=True, capture_output=True, text=True)
+
+
 @lru_cache(maxsize=None)
 def build_library(source_name: str) -> Optional[Path]:
     """Path of the compiled shared library for `source_name` (a .cc file in SOURCE_DIR).
@@ -94,8 +100,7 @@ def build_library(source_name: str) -> Optional[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         # Ranks starting together may build at once: each renames a complete file into place.
         with atomic_output(target) as tmp:
-            command = [compiler, *COMPILE_FLAGS, f"-march={arch}", str(source), "-o", str(tmp)]
-            subprocess.run(command, check=True, capture_output=True, text=True)
+            compile_source(compiler, arch, source, Path(tmp))
     except (OSError, subprocess.CalledProcessError) as err:
         detail = (getattr(err, "stderr", "") or str(err)).strip()
         _unavailable(f"could not compile {source.name} with {compiler} -march={arch}:\n{detail[:4000]}\n")
