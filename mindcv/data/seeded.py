@@ -11,6 +11,7 @@ and image on top of the op's own work), in worker processes when there are sever
 since the dataset seed and Python's and numpy's random states are per process.
 """
 import re
+import threading
 from typing import Optional, Sequence, Tuple
 
 import mindspore.dataset as ds
@@ -21,9 +22,13 @@ _OP_SEED_STEP = 0x9E3779B9
 # How a failing op names its sample (the pipeline re-raises Python errors as text), for `failed_sample`.
 _FAILED = "mindcv sample {sample} failed in {operation}: {reason}"
 _FAILED_PATTERN = re.compile(r"mindcv sample (\d+) failed in \w+: (.*?)(?:\n|$)")
+# The dataset seed, and the Python and numpy states it seeds, are per process, and the image map
+# and the batch map run on threads of their own: a reseed by one thread landing between another's
+# reseed and its draw could change an image's augmentation (the likely cause of an exact-resume failure seen once in CI).
+_SEED_LOCK = threading.Lock()
 
 
-def reseed(operation, seed: int) -> None:
+def _reseed(operation, seed: int) -> None:
     """Make `operation`'s next call draw from `seed` alone.
 
     MindSpore's random ops run eagerly read the dataset seed (which also seeds Python's
@@ -33,6 +38,13 @@ def reseed(operation, seed: int) -> None:
     ds.config.set_seed(seed)
     if isinstance(getattr(operation, "rng", None), np.random.Generator):
         operation.rng = np.random.default_rng(seed)
+
+
+def seeded_call(operation, seed: int, *args):
+    """`operation(*args)` drawing from `seed` alone, even with other threads reseeding (see `_reseed`)."""
+    with _SEED_LOCK:
+        _reseed(operation, seed)
+        return operation(*args)
 
 
 def _reason(err: BaseException) -> str:
@@ -60,9 +72,8 @@ class SeededTransform:
 
     def __call__(self, image: np.ndarray, seed: np.ndarray, sample: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         for index, operation in enumerate(self.operations):
-            reseed(operation, (int(seed) + index * _OP_SEED_STEP) % 2**32)
             try:
-                image = operation(image)
+                image = seeded_call(operation, (int(seed) + index * _OP_SEED_STEP) % 2**32, image)
             except Exception as err:  # any op's failure: the caller can name the file
                 raise RuntimeError(_FAILED.format(sample=int(sample), operation=type(operation).__name__, reason=_reason(err))) from None
         return image, seed
@@ -76,6 +87,5 @@ class SeededBatchOp:
 
     def __call__(self, images: np.ndarray, labels: np.ndarray, seeds: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         # A sample's seed serves its own transforms too; the complement keeps the batch's stream apart from them.
-        reseed(self.operation, int(seeds[0]) ^ 0xFFFFFFFF)
-        images, labels = self.operation(images, labels)
+        images, labels = seeded_call(self.operation, int(seeds[0]) ^ 0xFFFFFFFF, images, labels)
         return images, labels, seeds
